@@ -1,0 +1,142 @@
+/* hsafe context backend: hand-written asm, x86_64 System V (Linux, BSD).
+ *
+ * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * __x86_64__ outside Windows. It implements the internal backend interface
+ * described in hsafe.h (">>hsafe:backend-interface").
+ *
+ * ABI (System V AMD64 psABI 1.0, section 3.2):
+ *   callee-saved   rbx, rbp, r12-r15, rsp; the control bits of MXCSR and
+ *                  the x87 control word.
+ *   caller-saved   rax, rcx, rdx, rsi, rdi, r8-r11, xmm0-15 (and xmm16-31,
+ *                  k0-k7 with AVX-512), x87 stack (empty at calls), flags.
+ *   stack          16-byte aligned at a call, so rsp % 16 == 8 on entry;
+ *                  128-byte red zone below rsp that leaf code may use.
+ *
+ * Design: the switch is inline asm that the compiler inlines at both ends
+ * (resume and yield). Instead of saving every callee-saved register, the asm
+ * declares them clobbered, so the compiler saves only what is live across
+ * the switch, once per function rather than once per switch. The asm itself
+ * saves what it cannot declare: rbp (it may be the frame pointer), the FP
+ * control words and the address to continue at. It lands with an indirect
+ * jmp, never a ret, so the return-stack predictor stays balanced.
+ *
+ * Frame pushed by a switching side (ascending addresses from ctx->sp):
+ *
+ *     sp+0    resume address (label 1 of that switch site)
+ *     sp+8    MXCSR (4 bytes) | x87 control word (2 bytes) | pad
+ *     sp+16   rbp
+ *     sp+24   128 bytes of the switcher's red zone, left untouched
+ *
+ * Floating-point control state is preserved per context (as the ABI asks of
+ * a call): a coroutine that changes the rounding mode or exception masks
+ * does not change them for its resumer, and vice versa. A new context starts
+ * with the control state of the thread that called hsafe__ctx_make.
+ *
+ * CET: with -fcf-protection=branch (__CET__ & 1) every landing point starts
+ * with endbr64. Shadow stacks (__CET__ & 2) are not switched by this
+ * backend; hsafe.h refuses to select it then (see the selection block).
+ */
+#ifndef HSAFE__BACKEND_ASM_X86_64_SYSV_H
+#define HSAFE__BACKEND_ASM_X86_64_SYSV_H
+
+#define HSAFE__BACKEND_NAME "asm/x86_64-sysv"
+#define HSAFE__CTX_MIN_STACK 4096u
+
+typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+
+#if defined(__CET__) && (__CET__ & 1)
+#  define HSAFE__X86_ENDBR "endbr64\n\t"
+#else
+#  define HSAFE__X86_ENDBR ""
+#endif
+
+/* Registers the switch leaves holding the other side's values. */
+#if defined(__AVX512F__)
+#  define HSAFE__X86_VEC_CLOBBERS \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", \
+    "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", \
+    "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", \
+    "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#else
+#  define HSAFE__X86_VEC_CLOBBERS \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#endif
+
+/* Save the running context into *save, continue *to, hand it v.
+ * Returns the value passed by whoever switches back to *save. */
+static inline __attribute__((always_inline)) uintptr_t
+hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
+{
+    __asm__ __volatile__(
+        "leaq -128(%%rsp), %%rsp\n\t"   /* keep out of our red zone        */
+        "pushq %%rbp\n\t"
+        "leaq -8(%%rsp), %%rsp\n\t"
+        "stmxcsr (%%rsp)\n\t"
+        "fnstcw 4(%%rsp)\n\t"
+        "leaq 1f(%%rip), %%rax\n\t"
+        "pushq %%rax\n\t"               /* where we continue               */
+        "movq %%rsp, (%%rsi)\n\t"       /* save->sp                        */
+        "movq (%%rdx), %%rsp\n\t"       /* to->sp: now on the other stack  */
+        "popq %%rax\n\t"
+        "jmpq *%%rax\n"
+        "1:\n\t"
+        HSAFE__X86_ENDBR
+        "ldmxcsr (%%rsp)\n\t"
+        "fldcw 4(%%rsp)\n\t"
+        "leaq 8(%%rsp), %%rsp\n\t"
+        "popq %%rbp\n\t"
+        "leaq 128(%%rsp), %%rsp\n\t"
+        : "+D"(v), "+S"(save), "+d"(to)
+        :
+        : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13",
+          "r14", "r15", "memory", "cc", HSAFE__X86_VEC_CLOBBERS);
+    return v;
+}
+
+#endif /* HSAFE__BACKEND_ASM_X86_64_SYSV_H */
+
+/* ---- implementation part: hsafe.h includes this file a second time with
+ * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
+#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_SYSV_IMPL)
+#define HSAFE__BACKEND_ASM_X86_64_SYSV_IMPL
+
+/* First code a new context runs. The switch that enters it popped the
+ * resume address (this function) and jumped here with rsp at the FP-control
+ * slot (sp+8 in the layout below) and rdi holding the value passed in.
+ * Initial frame: sp+0 this function, sp+8 FP control, sp+16 entry,
+ * sp+24 arg. .cfi_undefined rip ends
+ * backtraces here instead of walking into garbage. */
+__attribute__((naked, used)) static void hsafe__x86_64_trampoline(void)
+{
+    __asm__ __volatile__(
+        ".cfi_undefined rip\n\t"
+        HSAFE__X86_ENDBR
+        "ldmxcsr (%rsp)\n\t"
+        "fldcw 4(%rsp)\n\t"
+        "xorl %ebp, %ebp\n\t"
+        "movq 8(%rsp), %rax\n\t"        /* entry                          */
+        "movq 16(%rsp), %rsi\n\t"       /* arg; rdi already holds value   */
+        "andq $-16, %rsp\n\t"
+        "callq *%rax\n\t"
+        "ud2\n\t");
+}
+
+static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
+                            void (*entry)(uintptr_t, void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 64);
+    uint32_t mxcsr;
+    uint16_t cw;
+    __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+    sp[0] = (uint64_t)(uintptr_t)&hsafe__x86_64_trampoline;
+    sp[1] = (uint64_t)mxcsr | ((uint64_t)cw << 32);
+    sp[2] = (uint64_t)(uintptr_t)entry;
+    sp[3] = (uint64_t)(uintptr_t)arg;
+    sp[4] = sp[5] = sp[6] = sp[7] = 0;
+    ctx->sp = sp;
+}
+
+#endif /* HSAFE__BACKEND_IMPL */

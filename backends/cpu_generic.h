@@ -1,0 +1,18 @@
+/* hsafe CPU support: generic fallback for architectures without their own
+ * file. Implementation part only.
+ *
+ * Registers cannot be cleared from portable C, so the sanitized run on such
+ * a target wipes the stack but leaves registers as they are; the run's
+ * data may survive in registers until other code overwrites them.
+ * hsafe_config_string() reports "regs=none" so this is never silent.
+ */
+#ifndef HSAFE__CPU_GENERIC_H
+#define HSAFE__CPU_GENERIC_H
+
+#define HSAFE__CPU_NAME "generic"
+
+static void hsafe__cpu_init(void) {}
+static const char *hsafe__cpu_regs_desc(void) { return "none"; }
+static inline void hsafe__cpu_clear_scratch(void) {}
+
+#endif /* HSAFE__CPU_GENERIC_H */

@@ -1,0 +1,100 @@
+/* hsafe CPU support: x86_64 (any OS). Implementation part only.
+ *
+ * Provides what the sanitized run needs from the processor:
+ *   hsafe__cpu_init()            detect which register files the OS enabled
+ *                                (XCR0): SSE, AVX (ymm), AVX-512 (zmm, k);
+ *   hsafe__cpu_clear_scratch()   zero every register that can still hold
+ *                                the run's data after the switch back:
+ *                                all general-purpose registers but rsp/rbp,
+ *                                xmm/ymm0-15 (vzeroall when AVX is on),
+ *                                zmm16-31 and k0-k7 when AVX-512 state is on,
+ *                                and the eight x87/MMX data registers.
+ * glibc's AVX-512 memcpy leaves data in zmm16-31, which neither vzeroall
+ * nor -fzero-call-used-regs clears, hence the explicit vpxord.
+ * It must be inlined into the function that did the switch: an out-of-line
+ * call would push the run's callee-saved registers onto our stack.
+ */
+#ifndef HSAFE__CPU_X86_64_H
+#define HSAFE__CPU_X86_64_H
+
+#define HSAFE__CPU_NAME "x86_64"
+
+static int hsafe__x86_vec_level = -1;   /* 0 SSE, 1 AVX, 2 AVX-512 */
+
+static void hsafe__cpu_init(void)
+{
+    unsigned a = 1, b = 0, c = 0, d = 0, lo = 0, hi = 0;
+    int level = 0;
+    __asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    if ((c & (1u << 27)) && (c & (1u << 28))) {          /* OSXSAVE, AVX */
+        __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & 0x6u) == 0x6u) level = 1;              /* xmm, ymm state */
+        if (level == 1 && (lo & 0xe0u) == 0xe0u) level = 2; /* k, zmm state */
+    }
+    (void)hi;
+    __atomic_store_n(&hsafe__x86_vec_level, level, __ATOMIC_RELAXED);
+}
+
+static const char *hsafe__cpu_regs_desc(void)
+{
+    switch (__atomic_load_n(&hsafe__x86_vec_level, __ATOMIC_RELAXED)) {
+    case 2: return "gpr,zmm0-31,k0-7,x87";
+    case 1: return "gpr,ymm0-15,x87";
+    case 0: return "gpr,xmm0-15,x87";
+    default: return "gpr,vector(undetected)";
+    }
+}
+
+#define HSAFE__X86_XMM_CLOBBERS \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
+static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
+{
+    int level = __atomic_load_n(&hsafe__x86_vec_level, __ATOMIC_RELAXED);
+    if (level >= 1)
+        __asm__ __volatile__("vzeroall" ::: HSAFE__X86_XMM_CLOBBERS);
+    else
+        __asm__ __volatile__(
+            "pxor %%xmm0, %%xmm0\n\t"   "pxor %%xmm1, %%xmm1\n\t"
+            "pxor %%xmm2, %%xmm2\n\t"   "pxor %%xmm3, %%xmm3\n\t"
+            "pxor %%xmm4, %%xmm4\n\t"   "pxor %%xmm5, %%xmm5\n\t"
+            "pxor %%xmm6, %%xmm6\n\t"   "pxor %%xmm7, %%xmm7\n\t"
+            "pxor %%xmm8, %%xmm8\n\t"   "pxor %%xmm9, %%xmm9\n\t"
+            "pxor %%xmm10, %%xmm10\n\t" "pxor %%xmm11, %%xmm11\n\t"
+            "pxor %%xmm12, %%xmm12\n\t" "pxor %%xmm13, %%xmm13\n\t"
+            "pxor %%xmm14, %%xmm14\n\t" "pxor %%xmm15, %%xmm15"
+            ::: HSAFE__X86_XMM_CLOBBERS);
+    if (level >= 2)   /* encoded by the assembler, no -mavx512f needed */
+        __asm__ __volatile__(
+            "vpxord %%zmm16, %%zmm16, %%zmm16\n\t" "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+            "vpxord %%zmm18, %%zmm18, %%zmm18\n\t" "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+            "vpxord %%zmm20, %%zmm20, %%zmm20\n\t" "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+            "vpxord %%zmm22, %%zmm22, %%zmm22\n\t" "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+            "vpxord %%zmm24, %%zmm24, %%zmm24\n\t" "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+            "vpxord %%zmm26, %%zmm26, %%zmm26\n\t" "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+            "vpxord %%zmm28, %%zmm28, %%zmm28\n\t" "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+            "vpxord %%zmm30, %%zmm30, %%zmm30\n\t" "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+            "kxorw %%k0, %%k0, %%k0\n\t" "kxorw %%k1, %%k1, %%k1\n\t"
+            "kxorw %%k2, %%k2, %%k2\n\t" "kxorw %%k3, %%k3, %%k3\n\t"
+            "kxorw %%k4, %%k4, %%k4\n\t" "kxorw %%k5, %%k5, %%k5\n\t"
+            "kxorw %%k6, %%k6, %%k6\n\t" "kxorw %%k7, %%k7, %%k7"
+            ::: "memory");
+    /* x87/MMX: the stack is empty at a call boundary; overwrite all eight
+     * data registers with zero, then pop them again. */
+    __asm__ __volatile__(
+        "fldz\n\tfldz\n\tfldz\n\tfldz\n\tfldz\n\tfldz\n\tfldz\n\tfldz\n\t"
+        "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\t"
+        "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)"
+        ::: "st");
+    __asm__ __volatile__(
+        "xorl %%eax, %%eax\n\t" "xorl %%ebx, %%ebx\n\t" "xorl %%ecx, %%ecx\n\t"
+        "xorl %%edx, %%edx\n\t" "xorl %%esi, %%esi\n\t" "xorl %%edi, %%edi\n\t"
+        "xorl %%r8d, %%r8d\n\t" "xorl %%r9d, %%r9d\n\t" "xorl %%r10d, %%r10d\n\t"
+        "xorl %%r11d, %%r11d\n\t" "xorl %%r12d, %%r12d\n\t" "xorl %%r13d, %%r13d\n\t"
+        "xorl %%r14d, %%r14d\n\t" "xorl %%r15d, %%r15d"
+        ::: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+            "r12", "r13", "r14", "r15", "cc");
+}
+
+#endif /* HSAFE__CPU_X86_64_H */

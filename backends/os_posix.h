@@ -1,0 +1,345 @@
+/* hsafe OS services: POSIX (Linux first; other Unixes where they agree).
+ * Implementation part only; included by hsafe.h inside the implementation.
+ *
+ * Provides:
+ *   page size; anonymous mappings; one stack = [guard page][stack] in one
+ *   mapping, the guard installed with MADV_GUARD_INSTALL (Linux 6.13+, no
+ *   extra kernel mapping per stack) or else mprotect(PROT_NONE) (two
+ *   mappings per stack: vm.max_map_count, 65530 by default, then stops a
+ *   process at about 32.7k guarded stacks);
+ *   mlock (MLOCK_ONFAULT where available) and MADV_DONTDUMP;
+ *   residency: the lowest page of a stack that was ever touched, from
+ *   /proc/self/pagemap (present or swapped) or, for mlocked stacks, mincore;
+ *   the overflow diagnostic: a SIGSEGV/SIGBUS handler on an alternate
+ *   signal stack that recognises a fault just below the running stack;
+ *   signal blocking for HSAFE_RUN_BLOCK_SIGNALS; the thread's stack bounds.
+ */
+#ifndef HSAFE__OS_POSIX_H
+#define HSAFE__OS_POSIX_H
+
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <pthread.h>
+
+#ifndef MADV_GUARD_INSTALL
+#  define MADV_GUARD_INSTALL 102     /* Linux 6.13 uapi value */
+#endif
+#ifndef MAP_ANONYMOUS
+#  define MAP_ANONYMOUS MAP_ANON
+#endif
+#ifndef MAP_NORESERVE
+#  define MAP_NORESERVE 0
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { HSAFE__GUARD_NONE = 0, HSAFE__GUARD_MADV = 1, HSAFE__GUARD_MPROTECT = 2 };
+enum { HSAFE__RES_NONE = 0, HSAFE__RES_PAGEMAP = 1, HSAFE__RES_MINCORE = 2 };
+
+static size_t hsafe__os_page_size(void)
+{
+    static size_t page;
+    if (!page) {
+        long p = sysconf(_SC_PAGESIZE);
+        page = p > 0 ? (size_t)p : 4096;
+    }
+    return page;
+}
+
+static int hsafe__os_map(size_t n, void **out)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return HSAFE_ENOMEM;
+    *out = p;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap(void *p, size_t n) { if (p) munmap(p, n); }
+
+static const char *hsafe__os_guard_name(int kind)
+{
+    return kind == HSAFE__GUARD_MADV ? "madv_guard" : kind == HSAFE__GUARD_MPROTECT ? "mprotect" : "none";
+}
+
+/* Which guard mechanism this kernel has; probed once on a scratch mapping. */
+static int hsafe__os_probe_guard(void)
+{
+    static int kind;
+    int k = __atomic_load_n(&kind, __ATOMIC_ACQUIRE);
+    if (!k) {
+        size_t page = hsafe__os_page_size();
+        void *p = NULL;
+        k = HSAFE__GUARD_MPROTECT;
+        if (hsafe__os_map(2 * page, &p) == HSAFE_OK) {
+            if (madvise(p, page, MADV_GUARD_INSTALL) == 0) k = HSAFE__GUARD_MADV;
+            munmap(p, 2 * page);
+        }
+        __atomic_store_n(&kind, k, __ATOMIC_RELEASE);
+    }
+    return k;
+}
+
+/* Lock pages in RAM. MLOCK_ONFAULT locks pages as they are touched, so a
+ * large stack does not pin memory it never uses. */
+static int hsafe__os_lock(void *p, size_t n)
+{
+#if defined(__linux__) && defined(MLOCK_ONFAULT)
+    if (mlock2(p, n, MLOCK_ONFAULT) == 0) return HSAFE_OK;
+    if (errno != ENOSYS && errno != EINVAL) return HSAFE_ELOCK;
+#endif
+    return mlock(p, n) == 0 ? HSAFE_OK : HSAFE_ELOCK;
+}
+
+static void hsafe__os_unlock(void *p, size_t n) { munlock(p, n); }
+
+/* Map one stack of `pool`: guard below, stack above; apply the flags. */
+static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
+{
+    size_t guard = pool->guard_size, n = guard + pool->stack_size;
+    unsigned char *base;
+    void *p;
+    if (hsafe__os_map(n, &p)) return HSAFE_ENOMEM;
+    base = (unsigned char *)p;
+    if (guard) {
+        int ok = pool->guard_kind == HSAFE__GUARD_MADV
+                     ? madvise(base, guard, MADV_GUARD_INSTALL) == 0
+                     : mprotect(base, guard, PROT_NONE) == 0;
+        if (!ok) { munmap(base, n); return HSAFE_ENOMEM; }
+    }
+#if defined(MADV_DONTDUMP)
+    if ((pool->flags & HSAFE_POOL_DONTDUMP) && madvise(base + guard, pool->stack_size, MADV_DONTDUMP) != 0) {
+        munmap(base, n);
+        return HSAFE_ENOTSUP;
+    }
+#else
+    if (pool->flags & HSAFE_POOL_DONTDUMP) { munmap(base, n); return HSAFE_ENOTSUP; }
+#endif
+    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_lock(base + guard, pool->stack_size) != HSAFE_OK) {
+        munmap(base, n);
+        return HSAFE_ELOCK;
+    }
+    *lo = base + guard;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
+{
+    munmap(lo - pool->guard_size, pool->guard_size + pool->stack_size);
+}
+
+/* ---- residency -------------------------------------------------------- */
+
+static int hsafe__os_residency_open(hsafe_pool *pool)
+{
+#if defined(__linux__)
+    if (pool->memory || pool->stack_size < HSAFE__RESIDENCY_MIN) return HSAFE__RES_NONE;
+    pool->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pool->pagemap_fd >= 0) return HSAFE__RES_PAGEMAP;
+    if (pool->flags & HSAFE_POOL_MLOCK) return HSAFE__RES_MINCORE; /* never swapped */
+#else
+    (void)pool;
+#endif
+    return HSAFE__RES_NONE;
+}
+
+static void hsafe__os_residency_close(hsafe_pool *pool)
+{
+    if (pool->pagemap_fd >= 0) close(pool->pagemap_fd);
+    pool->pagemap_fd = -1;
+}
+
+/* Offset from lo of the lowest page of [lo, lo+size) that was ever touched
+ * (so may hold data); 0 when the kernel cannot tell (scan everything). */
+static size_t hsafe__os_lowest_touched(hsafe_pool *pool, unsigned char *lo, size_t size)
+{
+    size_t page = hsafe__os_page_size(), npages = size / page, i;
+    uint64_t ent[512];
+    if (pool->residency == HSAFE__RES_PAGEMAP) {
+        off_t off = (off_t)((uintptr_t)lo / page * sizeof(uint64_t));
+        for (i = 0; i < npages;) {
+            size_t want = npages - i < 512 ? npages - i : 512, k;
+            ssize_t got = pread(pool->pagemap_fd, ent, want * sizeof ent[0],
+                                off + (off_t)(i * sizeof ent[0]));
+            if (got != (ssize_t)(want * sizeof ent[0])) return 0;
+            for (k = 0; k < want; k++)  /* bit 63 present, bit 62 swapped */
+                if (ent[k] >> 62) return (i + k) * page;
+            i += want;
+        }
+        return size;
+    }
+#if defined(__linux__)
+    if (pool->residency == HSAFE__RES_MINCORE) {
+        unsigned char vec[512];
+        for (i = 0; i < npages;) {
+            size_t want = npages - i < 512 ? npages - i : 512, k;
+            if (mincore(lo + i * page, want * page, vec) != 0) return 0;
+            for (k = 0; k < want; k++)
+                if (vec[k] & 1) return (i + k) * page;
+            i += want;
+        }
+        return size;
+    }
+#endif
+    return 0;
+}
+
+/* ---- signals ---------------------------------------------------------- */
+
+typedef sigset_t hsafe__os_sigmask;
+
+static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    /* synchronous faults must still be delivered */
+    sigdelset(&all, SIGSEGV); sigdelset(&all, SIGBUS); sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL); sigdelset(&all, SIGTRAP); sigdelset(&all, SIGABRT);
+    pthread_sigmask(SIG_BLOCK, &all, saved);
+}
+
+static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved)
+{
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* The stack the current thread is running a sanitized run on, for the
+ * overflow handler: [lo - guard, lo + size). Set by hsafe__os_enter_stack. */
+typedef struct hsafe__os_active {
+    uintptr_t lo, size, guard;
+    struct hsafe__os_active *prev;
+} hsafe__os_active;
+static __thread hsafe__os_active *hsafe__os_active_now;
+
+static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
+{
+    a->lo = (uintptr_t)s->lo;
+    a->size = s->size;
+    a->guard = s->pool ? s->pool->guard_size : 0;
+    a->prev = hsafe__os_active_now;
+    hsafe__os_active_now = a;
+}
+
+static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
+
+static struct sigaction hsafe__os_old_segv, hsafe__os_old_bus;
+
+/* async-signal-safe output */
+static void hsafe__os_puts(const char *s) { ssize_t r = write(2, s, strlen(s)); (void)r; }
+static void hsafe__os_putu(uintptr_t v, int hex)
+{
+    char buf[24], *p = buf + sizeof buf;
+    unsigned base = hex ? 16 : 10;
+    *--p = 0;
+    do { *--p = "0123456789abcdef"[v % base]; v /= base; } while (v);
+    if (hex) { *--p = 'x'; *--p = '0'; }
+    hsafe__os_puts(p);
+}
+
+static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
+{
+    hsafe__os_active *a = hsafe__os_active_now;
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    struct sigaction *old = sig == SIGSEGV ? &hsafe__os_old_segv : &hsafe__os_old_bus;
+    /* a fault in the guard page, or within 64 KiB below the stack (a frame
+     * larger than the guard can jump over it) */
+    if (a && addr < a->lo && addr + a->guard + 65536 >= a->lo) {
+        hsafe__os_puts("hsafe: stack overflow in a sanitized run: the ");
+        hsafe__os_putu(a->size, 0);
+        hsafe__os_puts("-byte stack at ");
+        hsafe__os_putu(a->lo, 1);
+        hsafe__os_puts(addr >= a->lo - a->guard ? " hit its guard page at " : " was overrun below its guard, at ");
+        hsafe__os_putu(addr, 1);
+        hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
+        signal(sig, SIG_DFL);   /* returning re-faults and ends the process */
+        return;
+    }
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) { old->sa_sigaction(sig, si, uc); return; }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    sigaction(sig, old, NULL);    /* default action on the re-fault */
+}
+
+static pthread_key_t hsafe__os_altstack_key;
+static size_t hsafe__os_altstack_size(void) { return (size_t)64 * 1024; }
+
+static void hsafe__os_altstack_free(void *p)
+{
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    munmap(p, hsafe__os_altstack_size());
+}
+
+static void hsafe__os_install_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = hsafe__os_on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &hsafe__os_old_segv);
+    sigaction(SIGBUS, &sa, &hsafe__os_old_bus);
+    pthread_key_create(&hsafe__os_altstack_key, hsafe__os_altstack_free);
+}
+
+/* Once per process: the fault handler. Once per thread: an alternate
+ * signal stack (64 KiB, freed at thread exit) unless the thread has one,
+ * so the handler can run when the run's stack is exhausted. */
+static void hsafe__os_thread_prepare(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static __thread int ready;
+    stack_t cur;
+    if (ready) return;
+    pthread_once(&once, hsafe__os_install_handler);
+    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        void *p = NULL;
+        if (hsafe__os_map(hsafe__os_altstack_size(), &p) == HSAFE_OK) {
+            stack_t ss;
+            memset(&ss, 0, sizeof ss);
+            ss.ss_sp = p;
+            ss.ss_size = hsafe__os_altstack_size();
+            if (sigaltstack(&ss, NULL) == 0) pthread_setspecific(hsafe__os_altstack_key, p);
+            else munmap(p, ss.ss_size);
+        }
+    }
+    ready = 1;
+}
+
+/* Bounds of the calling thread's own stack; 0 if unknown. */
+static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+    static __thread uintptr_t c_lo, c_hi;
+    if (!c_hi) {
+#if defined(__GLIBC__)
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            c_lo = (uintptr_t)addr;
+            c_hi = c_lo + size;
+        }
+        pthread_attr_destroy(&attr);
+#endif
+        if (!c_hi) return 0;
+    }
+    *lo = c_lo;
+    *hi = c_hi;
+    return 1;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HSAFE__OS_POSIX_H */

@@ -1,0 +1,1264 @@
+/* hsafe.h - run C code on stacks it controls, and leave nothing behind.
+ * Version 0.1.0. MIT license (text at the end of this file).
+ *
+ * QUICK START
+ *   In exactly one .c file:
+ *       #define HSAFE_IMPLEMENTATION
+ *       #include "hsafe.h"
+ *   Everywhere else just #include "hsafe.h". Or vendor dist/hsafe.h, the
+ *   same library as one self-contained file.
+ *
+ *   static uintptr_t derive(void *arg) { ...secrets on the stack...; return 0; }
+ *   hsafe_pool pool;
+ *   hsafe_pool_config cfg = {0};               // zero = defaults
+ *   hsafe_pool_init(&pool, &cfg);
+ *   int rc = hsafe_run(&pool, derive, &ctx, NULL);  // runs on a pooled stack,
+ *                                              // then wipes what it wrote
+ *   hsafe_pool_destroy(&pool);
+ *
+ * WHAT IT GIVES YOU
+ *   1. Coroutines (hsafe_coro_*): stackful, asymmetric, on a stack you give;
+ *      values pass both ways in registers. The switch is inlined into your
+ *      code on the asm backend (a few ns per resume+yield).
+ *   2. Stack pools (hsafe_pool_*): stacks from mmap with a guard page below
+ *      each (or carved from memory you provide), reused, and all-zero while
+ *      in the pool.
+ *   3. Sanitized runs (hsafe_run*): call a function on a pooled stack, then
+ *      wipe every byte it wrote there and clear the registers that could
+ *      hold its data. hsafe_panic() inside ends the run with an error and a
+ *      message; running off the stack hits the guard page and prints a
+ *      clear diagnostic. hsafe_run_inplace() scrubs the native stack below
+ *      the caller instead; hsafe_maybe_grow() switches to a pooled stack
+ *      only when the current one is nearly full.
+ *
+ * BUILD OPTIONS (define before including; [global] = same in every
+ * translation unit, [impl] = only where HSAFE_IMPLEMENTATION is defined)
+ *   HSAFE_BACKEND_ASM        [global] hand-written asm switch (default where
+ *                            the architecture has one)
+ *   HSAFE_BACKEND_FCONTEXT   [global] Boost.Context's fcontext; link
+ *                            -lboost_context (Debian: libboost-context-dev)
+ *   HSAFE_BACKEND_UCONTEXT   [global] POSIX getcontext/swapcontext (default
+ *                            where there is no asm backend)
+ *   HSAFE_WIPE_MEMSET_EXPLICIT [impl] wipe with memset_explicit, or the
+ *                            platform's secure equivalent (explicit_bzero,
+ *                            SecureZeroMemory) when the libc lacks it
+ *                            (default)
+ *   HSAFE_WIPE_VOLATILE      [impl] wipe with a volatile store loop
+ *   HSAFE_NO_VALGRIND        [impl] do not register stacks with Valgrind
+ *                            even when <valgrind/valgrind.h> is present
+ *   HSAFE_API                [global] decoration of public functions
+ *                            (default: extern)
+ *   Sanitizer support (ASan fiber switching, TSan fibers) turns itself on
+ *   when the translation unit is compiled with -fsanitize=address/thread.
+ *
+ * BACKENDS x ARCHITECTURES (what the test suite runs; see README.md)
+ *                asm            fcontext        ucontext
+ *   x86_64       yes (default)  yes             yes
+ *   aarch64      yes (default)  yes (multiarch) yes
+ *   other glibc  -              -               yes (default)
+ *   wasm, hermit: refused at compile time; their stacks cannot be switched
+ *   or wiped the way hsafe needs.
+ *
+ * WHAT HSAFE DOES NOT DO
+ *   - It does not wipe copies your code makes elsewhere: on the heap, in
+ *     other threads, in kernel buffers, in files.
+ *   - Signals delivered during a run write their frame on the run's stack
+ *     (wiped with it) unless you set a sigaltstack; the handler's own
+ *     copies elsewhere are not wiped. HSAFE_RUN_BLOCK_SIGNALS blocks
+ *     asynchronous signals for the duration of a run.
+ *   - longjmp (or a C++ exception) out of a run or a coroutine skips the
+ *     switch back and the wipe. Do not do it; end a run with hsafe_panic().
+ *   - Coroutines are not threads: a coroutine is resumed by one thread at a
+ *     time, and must not be resumed while it runs. Do not keep the address
+ *     of a thread-local across a yield if the coroutine may be resumed by
+ *     another thread.
+ *
+ * ERRORS
+ *   Functions that can fail return 0 (HSAFE_OK) or a negative HSAFE_E*
+ *   code; hsafe_strerror() describes it. Misuse that cannot be returned
+ *   (yielding outside the coroutine, panicking outside a run) prints
+ *   "hsafe: misuse: ..." on stderr and aborts.
+ */
+#ifndef HSAFE_H
+#define HSAFE_H
+
+/* The implementation needs POSIX and GNU declarations (mmap, sigaltstack,
+ * pthread_getattr_np); ask for them if nothing was included before us. */
+#if defined(HSAFE_IMPLEMENTATION) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+
+#define HSAFE_VERSION_MAJOR 0
+#define HSAFE_VERSION_MINOR 1
+#define HSAFE_VERSION_PATCH 0
+#define HSAFE_VERSION "0.1.0"
+
+#ifndef HSAFE_API
+#  define HSAFE_API extern
+#endif
+
+#if !defined(__GNUC__)
+#  error "hsafe: needs a GNU C compatible compiler (gcc or clang): it uses GNU inline asm"
+#endif
+
+/* =====================================================================
+ * >>hsafe:select  The one place that looks at the architecture and OS.
+ * Layer 1: what the target can do. Layer 2: what the user asked for.
+ * Layer 3: one HSAFE__BACKEND_* macro and one backend file.
+ * ===================================================================== */
+#if defined(__wasm__) || defined(__wasm32__) || defined(__wasm64__) || defined(__EMSCRIPTEN__)
+#  error "hsafe: WebAssembly is not supported: its call stack is managed by the engine and cannot be switched to or wiped"
+#endif
+#if defined(__hermit__)
+#  error "hsafe: HermitOS is not supported: its stacks do not behave like the others' (no guard pages, no switch)"
+#endif
+
+#if defined(__x86_64__) && !defined(_WIN32)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__aarch64__) && !defined(_WIN32) && !defined(__APPLE__)
+#  define HSAFE__CAN_ASM 1
+#endif
+#if defined(__GLIBC__) || defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
+#  define HSAFE__CAN_UCONTEXT 1
+#endif
+
+#if (defined(HSAFE_BACKEND_ASM) + defined(HSAFE_BACKEND_FCONTEXT) + defined(HSAFE_BACKEND_UCONTEXT)) > 1
+#  error "hsafe: define at most one of HSAFE_BACKEND_ASM, HSAFE_BACKEND_FCONTEXT, HSAFE_BACKEND_UCONTEXT"
+#endif
+#if defined(HSAFE_BACKEND_ASM) && !defined(HSAFE__CAN_ASM)
+#  error "hsafe: HSAFE_BACKEND_ASM was requested but hsafe has no assembly for this target; use HSAFE_BACKEND_UCONTEXT or HSAFE_BACKEND_FCONTEXT"
+#endif
+#if defined(HSAFE_BACKEND_ASM) && defined(__CET__) && (__CET__ & 2)
+#  error "hsafe: the asm backend does not switch CET shadow stacks (-fcf-protection=full or =return); build with -fcf-protection=branch, or use HSAFE_BACKEND_UCONTEXT"
+#endif
+
+#if defined(HSAFE_BACKEND_FCONTEXT)
+#  define HSAFE__BACKEND_FCONTEXT 1
+#elif defined(HSAFE_BACKEND_UCONTEXT)
+#  define HSAFE__BACKEND_UCONTEXT 1
+#elif defined(HSAFE_BACKEND_ASM) || (defined(HSAFE__CAN_ASM) && !(defined(__CET__) && (__CET__ & 2)))
+#  define HSAFE__BACKEND_ASM 1
+#elif defined(HSAFE__CAN_UCONTEXT)
+#  define HSAFE__BACKEND_UCONTEXT 1
+#else
+#  error "hsafe: no context-switch backend for this target (no asm backend and no ucontext); see the BACKENDS table in hsafe.h"
+#endif
+
+#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
+#  include "backends/asm_x86_64_sysv.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
+#  include "backends/asm_aarch64.h"
+#elif defined(HSAFE__BACKEND_FCONTEXT)
+#  include "backends/fcontext.h"
+#elif defined(HSAFE__BACKEND_UCONTEXT)
+#  include "backends/ucontext.h"
+#endif
+
+/* Sanitizers in this translation unit (they change what the inline switch
+ * does, not the layout of any struct). */
+#if defined(__SANITIZE_ADDRESS__)
+#  define HSAFE__ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define HSAFE__ASAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define HSAFE__TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define HSAFE__TSAN 1
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* =====================================================================
+ * >>hsafe:api  Public API
+ * ===================================================================== */
+
+/* ---- Errors ---------------------------------------------------------- */
+
+enum hsafe_error {
+    HSAFE_OK        =   0,  /* success */
+    HSAFE_EINVAL    =  -1,  /* an argument is NULL, zero, too small or too large */
+    HSAFE_ENOMEM    =  -2,  /* the system refused memory (mmap, mprotect) */
+    HSAFE_ESTATE    =  -3,  /* the object is not in a state that allows the call
+                               (resuming a running coroutine, releasing a stack
+                               twice) */
+    HSAFE_EFINISHED =  -4,  /* the coroutine has already finished */
+    HSAFE_EBUSY     =  -5,  /* the pool has no free stack and is at capacity */
+    HSAFE_EOWNER    =  -6,  /* the stack belongs to another pool */
+    HSAFE_EINUSE    =  -7,  /* the pool still has stacks handed out */
+    HSAFE_EPANIC    =  -8,  /* the run ended with hsafe_panic() */
+    HSAFE_ELOCK     =  -9,  /* mlock failed (see RLIMIT_MEMLOCK, ulimit -l) */
+    HSAFE_ENOTSUP   = -10   /* not supported on this platform or build */
+};
+
+/* A static English sentence for an error code (or a status >= 0). Never NULL. */
+HSAFE_API const char *hsafe_strerror(int err);
+
+/* What was selected at compile time and detected at run time, e.g.
+ * "hsafe 0.1.0 backend=asm/x86_64-sysv cpu=x86_64 regs=gpr,zmm0-31,k0-7,x87
+ *  wipe=explicit_bzero asan=off tsan=off valgrind=on guard=madv_guard".
+ * The string is static; tests print it first. */
+HSAFE_API const char *hsafe_config_string(void);
+
+/* ---- Coroutines ------------------------------------------------------ */
+
+/* Status of a coroutine, as returned by hsafe_coro_status() and by
+ * hsafe_coro_resume() (which returns SUSPENDED or FINISHED). */
+enum hsafe_coro_status {
+    HSAFE_CORO_DEAD      = 0,   /* not initialised, or hsafe_coro_fini() done */
+    HSAFE_CORO_SUSPENDED = 1,   /* created, or yielded: may be resumed */
+    HSAFE_CORO_RUNNING   = 2,   /* running, or resuming another coroutine */
+    HSAFE_CORO_FINISHED  = 3    /* its function returned */
+};
+
+typedef struct hsafe_coro hsafe_coro;
+
+/* A coroutine's function. `first` is the value of the first resume; the
+ * return value is handed to the last resume as its `out`. */
+typedef uintptr_t (*hsafe_coro_fn)(hsafe_coro *co, uintptr_t first);
+
+/* The coroutine object. It may live anywhere (stack, heap, static) while
+ * the coroutine exists; the fields are private. */
+struct hsafe_coro {
+    hsafe__ctx ctx;             /* the coroutine, while suspended */
+    hsafe__ctx caller;          /* its resumer, while it runs */
+    int status;                 /* enum hsafe_coro_status */
+    hsafe_coro_fn fn;
+    void *user;
+    unsigned char *stack_lo;
+    size_t stack_size;
+    uintptr_t reserved_;
+    /* sanitizer bookkeeping, present in every build so the layout is one */
+    void *asan_fake;
+    const void *asan_caller_lo;
+    size_t asan_caller_size;
+    void *tsan_fiber;
+    void *tsan_caller;
+    unsigned vg_stack_id;
+};
+
+/* Smallest stack hsafe_coro_init accepts, in bytes. */
+#define HSAFE_CORO_MIN_STACK ((size_t)HSAFE__CTX_MIN_STACK)
+
+/* Prepare `co` to run fn on the given stack (lowest address `stack`,
+ * `stack_size` bytes; any alignment). It starts suspended: the first
+ * hsafe_coro_resume() calls fn. `user` is returned by hsafe_coro_user().
+ * The stack must stay valid until the coroutine finishes or is finalised.
+ * co must not be a coroutine that is running.
+ * Errors: HSAFE_EINVAL (NULL co, stack or fn; stack_size below
+ * HSAFE_CORO_MIN_STACK). */
+HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
+                              hsafe_coro_fn fn, void *user);
+
+/* Release what hsafe_coro_init registered (sanitizer and Valgrind stack
+ * records). A suspended coroutine is abandoned without unwinding: nothing
+ * on its stack runs again. Call it before reusing or freeing the stack.
+ * Errors: HSAFE_EINVAL (NULL); HSAFE_ESTATE (the coroutine is running). */
+HSAFE_API int hsafe_coro_fini(hsafe_coro *co);
+
+/* Current status (enum hsafe_coro_status); HSAFE_CORO_DEAD for NULL. */
+static inline int hsafe_coro_status(const hsafe_coro *co) { return co ? co->status : HSAFE_CORO_DEAD; }
+
+/* The `user` pointer given to hsafe_coro_init (NULL for NULL). */
+static inline void *hsafe_coro_user(const hsafe_coro *co) { return co ? co->user : NULL; }
+
+/* Resume a suspended coroutine with value `in`; returns when it yields
+ * (HSAFE_CORO_SUSPENDED, *out = the yielded value) or returns from its
+ * function (HSAFE_CORO_FINISHED, *out = its return value). out may be NULL.
+ * Errors: HSAFE_EINVAL (NULL co, or never initialised); HSAFE_EFINISHED
+ * (already finished); HSAFE_ESTATE (running: it is the caller, or one of
+ * the caller's resumers). */
+static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out);
+
+/* From inside coroutine `co`: hand `value` to the resumer and suspend.
+ * Returns the value of the next resume. Calling it from anywhere but co's
+ * own stack while co runs is misuse and aborts with a message. */
+static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value);
+
+/* ---- Wiping ---------------------------------------------------------- */
+
+/* Set len bytes at p to zero in a way the compiler cannot remove, using the
+ * wipe backend chosen at compile time (see hsafe_config_string()). NULL
+ * with len 0 is fine; NULL with len > 0 is ignored. */
+HSAFE_API void hsafe_wipe(void *p, size_t len);
+
+/* ---- Stack pools ----------------------------------------------------- */
+
+#define HSAFE_DEFAULT_STACK_SIZE ((size_t)256 * 1024)
+#define HSAFE_DEFAULT_CAPACITY   ((size_t)16)
+#define HSAFE_MAX_STACK_SIZE     ((size_t)1 << 30)   /* 1 GiB */
+#define HSAFE_MAX_CAPACITY       ((size_t)1 << 20)
+
+/* Pool flags (hsafe_pool_config.flags). */
+#define HSAFE_POOL_MLOCK    0x1u  /* lock stacks in RAM so they never reach swap
+                                     (MLOCK_ONFAULT where the kernel has it) */
+#define HSAFE_POOL_DONTDUMP 0x2u  /* keep stacks out of core dumps (MADV_DONTDUMP) */
+#define HSAFE_POOL_NO_GUARD 0x4u  /* no guard page below each mmap'd stack */
+
+/* Zero-initialise and set what you need: zero means "default". */
+typedef struct hsafe_pool_config {
+    size_t stack_size;      /* usable bytes per stack; 0 = 256 KiB; rounded up
+                               to whole pages for mmap'd stacks */
+    size_t capacity;        /* most stacks alive at once; 0 = 16, or as many
+                               as fit in `memory` */
+    unsigned flags;         /* HSAFE_POOL_* */
+    void *memory;           /* caller memory to carve stacks from (no mmap,
+                               no guard pages), or NULL to use mmap */
+    size_t memory_size;
+} hsafe_pool_config;
+
+typedef struct hsafe_pool hsafe_pool;
+
+/* One stack of a pool. Fields are private; use the accessors below. */
+typedef struct hsafe_stack {
+    unsigned char *lo;              /* lowest usable byte */
+    size_t size;                    /* usable bytes */
+    size_t high_water;              /* deepest non-zero byte ever seen, from the top */
+    size_t last_used;               /* the same, for the last release */
+    hsafe_pool *pool;
+    struct hsafe_stack *next_free;
+    unsigned state;                 /* 0 never mapped, 1 free, 2 handed out */
+    unsigned vg_id;
+} hsafe_stack;
+
+/* The pool object; caller memory, fields private. */
+struct hsafe_pool {
+    uint32_t magic;
+    unsigned flags;
+    size_t stack_size, guard_size, capacity, created, in_use;
+    size_t slots_bytes;
+    hsafe_stack *slots;             /* capacity descriptors */
+    hsafe_stack *free_list;
+    unsigned char *memory;          /* caller memory, or NULL */
+    size_t memory_size;
+    int guard_kind;                 /* 0 none, 1 madvise guard, 2 mprotect */
+    int residency;                  /* how release finds the used part */
+    int pagemap_fd;
+};
+
+/* Statistics; see hsafe_pool_stats(). */
+typedef struct hsafe_pool_statistics {
+    size_t in_use;        /* stacks handed out now */
+    size_t free;          /* stacks created and waiting in the pool */
+    size_t created;       /* stacks created so far (in_use + free) */
+    size_t capacity;      /* most stacks the pool will create */
+    size_t stack_size;    /* usable bytes per stack */
+    size_t high_water;    /* deepest use of any stack, bytes from the top */
+    const char *guard;    /* "madv_guard", "mprotect", or "none" */
+} hsafe_pool_statistics;
+
+/* Create a pool in caller memory `pool`. Stacks are created lazily, on
+ * acquire, up to the capacity. With cfg->memory, stacks and their
+ * descriptors are carved from that buffer (16-byte aligned, no guard
+ * pages, no system calls). cfg may be NULL for all defaults.
+ * Errors: HSAFE_EINVAL (NULL pool; stack_size above HSAFE_MAX_STACK_SIZE or
+ * below HSAFE_CORO_MIN_STACK; capacity above HSAFE_MAX_CAPACITY; memory too
+ * small for one stack; memory_size without memory); HSAFE_ENOMEM (no
+ * memory for the descriptors); HSAFE_ENOTSUP (a flag this platform lacks). */
+HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg);
+
+/* Wipe and unmap every stack and invalidate the pool.
+ * Errors: HSAFE_EINVAL (NULL or not a pool); HSAFE_EINUSE (stacks are still
+ * handed out: nothing is destroyed, release them first). */
+HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool);
+
+/* Hand out an all-zero stack, creating one if none is free.
+ * Errors: HSAFE_EINVAL (NULL or not a pool); HSAFE_EBUSY (capacity reached,
+ * all handed out); HSAFE_ENOMEM (mmap failed); HSAFE_ELOCK (mlock failed). */
+HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out);
+
+/* Wipe what was written on the stack and put it back, all-zero.
+ * Errors: HSAFE_EINVAL (NULL or not a pool/stack); HSAFE_EOWNER (the stack
+ * is from another pool); HSAFE_ESTATE (the stack is not handed out, e.g.
+ * released twice). */
+HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *stack);
+
+/* Fill *out. Errors: HSAFE_EINVAL (NULL or not a pool). */
+HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *out);
+
+/* Lowest usable address, usable size, and the deepest use seen so far
+ * (bytes from the top, measured at each release) of a stack. */
+static inline void *hsafe_stack_base(const hsafe_stack *s) { return s ? s->lo : NULL; }
+static inline size_t hsafe_stack_size(const hsafe_stack *s) { return s ? s->size : 0; }
+static inline size_t hsafe_stack_high_water(const hsafe_stack *s) { return s ? s->high_water : 0; }
+
+/* ---- Sanitized runs -------------------------------------------------- */
+
+typedef uintptr_t (*hsafe_run_fn)(void *arg);
+
+/* Run flags (hsafe_run_ex). */
+#define HSAFE_RUN_BLOCK_SIGNALS 0x1u  /* block asynchronous signals during the
+                                         run, so no signal frame lands on it */
+
+/* Filled by hsafe_run_ex. */
+typedef struct hsafe_run_info {
+    uintptr_t result;       /* fn's return value (0 after a panic) */
+    size_t stack_used;      /* deepest non-zero byte the run left, from the top */
+    char message[256];      /* the panic message, or "" */
+} hsafe_run_info;
+
+/* Run fn(arg) on a stack from `pool`; afterwards every byte it wrote on
+ * that stack is wiped and the scratch registers are cleared before this
+ * returns. *result (may be NULL) gets fn's return value.
+ * Returns HSAFE_OK, HSAFE_EPANIC (fn called hsafe_panic), or the errors of
+ * hsafe_pool_acquire; HSAFE_EINVAL for NULL pool or fn. */
+HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t *result);
+
+/* hsafe_run with flags (HSAFE_RUN_*) and details in *info (may be NULL). */
+HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
+                           unsigned flags, hsafe_run_info *info);
+
+/* Inside a run: end it now. The message (printf format) goes to the run's
+ * info; cleanup handlers run in reverse order; the stack is wiped; the run
+ * returns HSAFE_EPANIC. Outside a run it is misuse: it prints the message
+ * and aborts. */
+HSAFE_API void hsafe_panic(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* A cleanup handler record; lives on the run's stack, in the frame that
+ * pushes it. */
+typedef struct hsafe_cleanup {
+    void (*fn)(void *);
+    void *arg;
+    struct hsafe_cleanup *next;
+} hsafe_cleanup;
+
+/* Inside a run: register fn(arg) to run if the run panics, or when it
+ * returns with the handler still registered. Handlers run newest first.
+ * Outside a run it is misuse and aborts. */
+HSAFE_API void hsafe_cleanup_push(hsafe_cleanup *c, void (*fn)(void *), void *arg);
+
+/* Unregister the newest handler, which must be c; run it if execute != 0.
+ * Popping out of order or outside a run is misuse and aborts. */
+HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute);
+
+/* In-place mode: call fn(arg) on the current stack, then zero scrub_bytes
+ * of stack below this call's frame (where fn's frames were) and clear the
+ * scratch registers. scrub_bytes must cover fn's deepest use and fit in the
+ * current stack. Returns fn's result. scrub_bytes above HSAFE_MAX_STACK_SIZE
+ * or above what remains of the current stack is misuse and aborts. */
+HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes);
+
+/* Bytes left between the stack pointer and the end of the current stack
+ * (a pooled stack inside a run, else the thread's stack); 0 if unknown. */
+HSAFE_API size_t hsafe_stack_remaining(void);
+
+/* Like Rust's stacker::maybe_grow: if at least `red_zone` bytes remain on
+ * the current stack, call fn(arg) directly (returns HSAFE_OK); otherwise
+ * run it as hsafe_run(pool, fn, arg, result) would, on a fresh pooled
+ * stack that is wiped afterwards. Errors: those of hsafe_run. */
+HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn fn,
+                               void *arg, uintptr_t *result);
+
+/* =====================================================================
+ * >>hsafe:inline  Fast paths (inlined into the caller); private helpers.
+ * ===================================================================== */
+
+HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co);
+HSAFE_API void hsafe__misuse(const char *what) __attribute__((noreturn));
+
+#if defined(HSAFE__ASAN)
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+#endif
+#if defined(HSAFE__TSAN)
+void *__tsan_get_current_fiber(void);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+#define HSAFE__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+#if defined(HSAFE__ASAN)
+    void *fake = NULL;
+#endif
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED))
+        return hsafe__coro_resume_error(co);
+    co->status = HSAFE_CORO_RUNNING;
+#if defined(HSAFE__TSAN)
+    co->tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+#if defined(HSAFE__ASAN)
+    __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
+#endif
+    v = hsafe__ctx_switch(&co->caller, &co->ctx, in);
+#if defined(HSAFE__ASAN)
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    if (out) *out = v;
+    return co->status;
+}
+
+static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
+                        here - (uintptr_t)co->stack_lo >= co->stack_size))
+        hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
+                      "(it is not running, or this is another stack)");
+    co->status = HSAFE_CORO_SUSPENDED;
+#if defined(HSAFE__TSAN)
+    __tsan_switch_to_fiber(co->tsan_caller, 0);
+#endif
+#if defined(HSAFE__ASAN)
+    __sanitizer_start_switch_fiber(&co->asan_fake, co->asan_caller_lo, co->asan_caller_size);
+#endif
+    value = hsafe__ctx_switch(&co->ctx, &co->caller, value);
+#if defined(HSAFE__ASAN)
+    __sanitizer_finish_switch_fiber(co->asan_fake, &co->asan_caller_lo, &co->asan_caller_size);
+#endif
+    return value;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HSAFE_H */
+
+/* =====================================================================
+ * >>hsafe:implementation
+ * ===================================================================== */
+#if defined(HSAFE_IMPLEMENTATION) && !defined(HSAFE__IMPLEMENTATION_DONE)
+#define HSAFE__IMPLEMENTATION_DONE 1
+
+#include <stdio.h>
+#include <stdarg.h>
+#include <errno.h>
+
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#  error "hsafe: the implementation needs GNU declarations: #define HSAFE_IMPLEMENTATION and include hsafe.h before any system header in that file, or compile it with -D_GNU_SOURCE"
+#endif
+
+/* CPU support: register clearing after a run. */
+#if defined(__x86_64__)
+#  include "backends/cpu_x86_64.h"
+#elif defined(__aarch64__)
+#  include "backends/cpu_aarch64.h"
+#else
+#  include "backends/cpu_generic.h"
+#endif
+
+/* Backend slow paths (hsafe__ctx_make and trampolines). */
+#define HSAFE__BACKEND_IMPL 1
+#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
+#  include "backends/asm_x86_64_sysv.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
+#  include "backends/asm_aarch64.h"
+#elif defined(HSAFE__BACKEND_FCONTEXT)
+#  include "backends/fcontext.h"
+#elif defined(HSAFE__BACKEND_UCONTEXT)
+#  include "backends/ucontext.h"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Valgrind stack registration (client requests cost a few instructions
+ * when not running under Valgrind). */
+#if !defined(HSAFE_NO_VALGRIND) && defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
+#    include <valgrind/valgrind.h>
+#    include <valgrind/memcheck.h>
+#    define HSAFE__VALGRIND 1
+#  endif
+#endif
+
+#if defined(HSAFE__ASAN)
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#endif
+#if defined(HSAFE__TSAN)
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+#endif
+
+#define HSAFE__POOL_MAGIC 0x68736166u   /* "hsaf" */
+
+/* ---- >>hsafe:impl:errors -------------------------------------------- */
+
+HSAFE_API const char *hsafe_strerror(int err)
+{
+    switch (err) {
+    case HSAFE_OK:        return "success";
+    case HSAFE_CORO_SUSPENDED: return "coroutine suspended";
+    case HSAFE_CORO_RUNNING:   return "coroutine running";
+    case HSAFE_CORO_FINISHED:  return "coroutine finished";
+    case HSAFE_EINVAL:    return "invalid argument (NULL, zero, too small or too large)";
+    case HSAFE_ENOMEM:    return "out of memory: the system refused a mapping";
+    case HSAFE_ESTATE:    return "object is in the wrong state for this call";
+    case HSAFE_EFINISHED: return "coroutine has already finished";
+    case HSAFE_EBUSY:     return "pool exhausted: every stack is handed out and the capacity is reached";
+    case HSAFE_EOWNER:    return "stack belongs to another pool";
+    case HSAFE_EINUSE:    return "pool still has stacks handed out";
+    case HSAFE_EPANIC:    return "run ended with hsafe_panic()";
+    case HSAFE_ELOCK:     return "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)";
+    case HSAFE_ENOTSUP:   return "not supported on this platform or build";
+    default:              return "unknown hsafe error code";
+    }
+}
+
+HSAFE_API void hsafe__misuse(const char *what)
+{
+    fprintf(stderr, "hsafe: misuse: %s\n", what);
+    fflush(stderr);
+    abort();
+}
+
+/* ---- >>hsafe:impl:wipe ---------------------------------------------- */
+/* Wipe backends. The default uses the libc's secure zeroing function:
+ * memset_explicit (C23; glibc >= 2.43, FreeBSD >= 15, NetBSD >= 11),
+ * else explicit_bzero (glibc >= 2.25, OpenBSD, FreeBSD >= 11), else
+ * SecureZeroMemory (Windows); where none exists, memset followed by a
+ * compiler barrier that makes the zeroed bytes observable. They are
+ * declared under private names bound to the libc symbol, so no feature
+ * macro or header order matters. */
+#if defined(HSAFE_WIPE_MEMSET_EXPLICIT) && defined(HSAFE_WIPE_VOLATILE)
+#  error "hsafe: define at most one of HSAFE_WIPE_MEMSET_EXPLICIT, HSAFE_WIPE_VOLATILE"
+#endif
+
+#if defined(HSAFE_WIPE_VOLATILE)
+#  define HSAFE__WIPE_NAME "volatile"
+/* 16-byte volatile vector stores, four per iteration (about 0.6x memset;
+ * a volatile byte loop would be 0.02x), then a word/byte tail. */
+typedef uint64_t hsafe__v16 __attribute__((vector_size(16), aligned(1)));
+static void hsafe__wipe_impl(void *p, size_t n)
+{
+    volatile unsigned char *b = (volatile unsigned char *)p;
+    hsafe__v16 z = {0, 0};
+    while (n && ((uintptr_t)b & 15)) { *b++ = 0; n--; }
+    {
+        volatile hsafe__v16 *v = (volatile hsafe__v16 *)(uintptr_t)b;
+        for (; n >= 64; n -= 64, v += 4) { v[0] = z; v[1] = z; v[2] = z; v[3] = z; }
+        for (; n >= 16; n -= 16, v++) v[0] = z;
+        b = (volatile unsigned char *)v;
+    }
+    while (n) { *b++ = 0; n--; }
+}
+#else
+#  if defined(__GLIBC__) && ((__GLIBC__ > 2) || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 43))
+#    define HSAFE__WIPE_NAME "memset_explicit"
+extern void *hsafe__libc_memset_explicit(void *, int, size_t) __asm__("memset_explicit");
+static void hsafe__wipe_impl(void *p, size_t n) { hsafe__libc_memset_explicit(p, 0, n); }
+#  elif defined(__GLIBC__) || defined(__OpenBSD__) || defined(__FreeBSD__)
+#    define HSAFE__WIPE_NAME "explicit_bzero"
+extern void hsafe__libc_explicit_bzero(void *, size_t) __asm__("explicit_bzero");
+static void hsafe__wipe_impl(void *p, size_t n) { hsafe__libc_explicit_bzero(p, n); }
+#  else
+#    define HSAFE__WIPE_NAME "memset+barrier"
+static void hsafe__wipe_impl(void *p, size_t n)
+{
+    memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+#  endif
+#endif
+
+HSAFE_API void hsafe_wipe(void *p, size_t len)
+{
+    if (p && len) hsafe__wipe_impl(p, len);
+}
+
+/* First non-zero byte in [p, p+n), or p+n. Compares whole 4 KiB blocks
+ * against a zero block with memcmp (about memset speed), then narrows. */
+static const unsigned char hsafe__zero_block[4096] = {0};
+static unsigned char *hsafe__first_nonzero(unsigned char *p, size_t n)
+{
+    unsigned char *end = p + n;
+    while ((size_t)(end - p) >= sizeof hsafe__zero_block &&
+           memcmp(p, hsafe__zero_block, sizeof hsafe__zero_block) == 0)
+        p += sizeof hsafe__zero_block;
+    while (p < end && *p == 0) p++;
+    return p;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+/* Stacks at least this large ask the kernel which pages were touched
+ * before wiping (see >>hsafe:impl:pool). */
+#define HSAFE__RESIDENCY_MIN ((size_t)256 * 1024)
+
+/* OS services: mapping stacks, guards, residency, signals. */
+#if defined(_WIN32)
+#  include "backends/os_win32.h"
+#else
+#  include "backends/os_posix.h"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+static void hsafe__cpu_init_once(void)
+{
+    static int done;
+    if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+        hsafe__cpu_init();
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* ---- >>hsafe:impl:config -------------------------------------------- */
+
+static char hsafe__config_buf[320];
+
+HSAFE_API const char *hsafe_config_string(void)
+{
+    static int done;
+    if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+        hsafe__cpu_init_once();
+        snprintf(hsafe__config_buf, sizeof hsafe__config_buf,
+                 "hsafe %s backend=%s cpu=%s regs=%s wipe=%s asan=%s tsan=%s valgrind=%s guard=%s",
+                 HSAFE_VERSION, HSAFE__BACKEND_NAME, HSAFE__CPU_NAME, hsafe__cpu_regs_desc(),
+                 HSAFE__WIPE_NAME,
+#if defined(HSAFE__ASAN)
+                 "on",
+#else
+                 "off",
+#endif
+#if defined(HSAFE__TSAN)
+                 "on",
+#else
+                 "off",
+#endif
+#if defined(HSAFE__VALGRIND)
+                 "on",
+#else
+                 "off",
+#endif
+                 hsafe__os_guard_name(hsafe__os_probe_guard()));
+        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    }
+    return hsafe__config_buf;
+}
+
+/* ---- >>hsafe:impl:coro ---------------------------------------------- */
+
+HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co)
+{
+    if (!co) return HSAFE_EINVAL;
+    switch (co->status) {
+    case HSAFE_CORO_FINISHED: return HSAFE_EFINISHED;
+    case HSAFE_CORO_RUNNING:  return HSAFE_ESTATE;
+    default:                  return HSAFE_EINVAL;
+    }
+}
+
+/* Leave coroutine co for good, handing v to its resumer. */
+__attribute__((noreturn)) static void hsafe__coro_exit(hsafe_coro *co, uintptr_t v)
+{
+    hsafe__ctx dead;
+    co->status = HSAFE_CORO_FINISHED;
+#if defined(HSAFE__TSAN)
+    __tsan_switch_to_fiber(co->tsan_caller, 0);
+#endif
+#if defined(HSAFE__ASAN)
+    __sanitizer_start_switch_fiber(NULL, co->asan_caller_lo, co->asan_caller_size);
+#endif
+    hsafe__ctx_switch(&dead, &co->caller, v);
+    hsafe__misuse("a finished coroutine was resumed (stack reused while still in use?)");
+}
+
+static void hsafe__coro_main(uintptr_t first, void *arg)
+{
+    hsafe_coro *co = (hsafe_coro *)arg;
+    uintptr_t r;
+#if defined(HSAFE__ASAN)
+    __sanitizer_finish_switch_fiber(NULL, &co->asan_caller_lo, &co->asan_caller_size);
+#endif
+    r = co->fn(co, first);
+    hsafe__coro_exit(co, r);
+}
+
+HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
+                              hsafe_coro_fn fn, void *user)
+{
+    if (!co || !stack || !fn || stack_size < HSAFE_CORO_MIN_STACK) return HSAFE_EINVAL;
+    memset(co, 0, sizeof *co);
+    co->fn = fn;
+    co->user = user;
+    co->stack_lo = (unsigned char *)stack;
+    co->stack_size = stack_size;
+#if defined(HSAFE__ASAN)
+    __asan_unpoison_memory_region(stack, stack_size);
+#endif
+#if defined(HSAFE__VALGRIND)
+    co->vg_stack_id = VALGRIND_STACK_REGISTER(co->stack_lo, co->stack_lo + stack_size - 1);
+#endif
+#if defined(HSAFE__TSAN)
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    hsafe__ctx_make(&co->ctx, stack, stack_size, hsafe__coro_main, co);
+    co->status = HSAFE_CORO_SUSPENDED;
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
+{
+    if (!co) return HSAFE_EINVAL;
+    if (co->status == HSAFE_CORO_RUNNING) return HSAFE_ESTATE;
+    if (co->status == HSAFE_CORO_DEAD) return HSAFE_OK;
+#if defined(HSAFE__ASAN)
+    __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
+#endif
+#if defined(HSAFE__VALGRIND)
+    VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
+#endif
+#if defined(HSAFE__TSAN)
+    if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
+    co->tsan_fiber = NULL;
+#endif
+    co->status = HSAFE_CORO_DEAD;
+    return HSAFE_OK;
+}
+
+/* ---- >>hsafe:impl:pool ---------------------------------------------- */
+/* Invariant: a stack in the pool is all zero. A fresh mapping is zero; a
+ * released stack is wiped from the lowest byte that may have been written
+ * up to its top. Finding that byte cheaply and soundly:
+ *   - The stack was all zero before the run, so every byte the run left
+ *     non-zero lies at or above the first non-zero byte; everything below
+ *     it is zero already. A scan for it costs about what a wipe costs
+ *     (both run at memory bandwidth), so scanning alone saves nothing...
+ *   - ...unless most of the stack was never touched. For stacks of
+ *     HSAFE__RESIDENCY_MIN bytes or more, the kernel tells which pages were
+ *     ever touched (/proc/self/pagemap: present or swapped; or mincore when
+ *     the stack is mlocked and so cannot be swapped). Pages never touched
+ *     cannot hold data, so the scan starts at the lowest touched page.
+ *     One system call, then work proportional to the depth really used.
+ *   - Smaller stacks skip the system call (it costs more than scanning
+ *     them), and so do platforms without residency information.
+ * The scan also yields the high-water mark, for free.
+ * HSAFE__RESIDENCY_MIN is defined above the OS include. */
+
+static int hsafe__pool_ok(const hsafe_pool *p) { return p && p->magic == HSAFE__POOL_MAGIC; }
+
+static size_t hsafe__round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
+{
+    hsafe_pool_config c;
+    size_t page = hsafe__os_page_size(), i;
+    if (!pool) return HSAFE_EINVAL;
+    if (cfg) c = *cfg; else memset(&c, 0, sizeof c);
+    if (!c.stack_size) c.stack_size = HSAFE_DEFAULT_STACK_SIZE;
+    if (c.stack_size > HSAFE_MAX_STACK_SIZE || c.stack_size < HSAFE_CORO_MIN_STACK) return HSAFE_EINVAL;
+    if (c.capacity > HSAFE_MAX_CAPACITY) return HSAFE_EINVAL;
+    if (c.flags & ~(HSAFE_POOL_MLOCK | HSAFE_POOL_DONTDUMP | HSAFE_POOL_NO_GUARD)) return HSAFE_EINVAL;
+    if (!c.memory && c.memory_size) return HSAFE_EINVAL;
+    memset(pool, 0, sizeof *pool);
+    pool->flags = c.flags;
+    pool->pagemap_fd = -1;
+    if (c.memory) {
+        /* Caller memory: [descriptors][stack][stack]..., 16-byte aligned. */
+        uintptr_t base = ((uintptr_t)c.memory + 15) & ~(uintptr_t)15;
+        uintptr_t end = (uintptr_t)c.memory + c.memory_size;
+        size_t stack = hsafe__round_up(c.stack_size, 16), fit, n;
+        if (end < base || c.memory_size < 16) return HSAFE_EINVAL;
+        fit = (size_t)(end - base) / (stack + hsafe__round_up(sizeof(hsafe_stack), 16));
+        n = c.capacity ? c.capacity : fit;
+        if (n > fit || n == 0) return HSAFE_EINVAL;
+        if (c.flags & ~HSAFE_POOL_MLOCK) return HSAFE_EINVAL; /* dontdump/guard need mmap */
+        pool->slots = (hsafe_stack *)base;
+        pool->slots_bytes = hsafe__round_up(n * sizeof(hsafe_stack), 16);
+        pool->memory = (unsigned char *)base + pool->slots_bytes;
+        pool->memory_size = n * stack;
+        pool->stack_size = stack;
+        pool->capacity = n;
+        memset(pool->slots, 0, pool->slots_bytes);
+        /* Caller memory may hold anything: establish the invariant once. */
+        hsafe_wipe(pool->memory, pool->memory_size);
+        if (c.flags & HSAFE_POOL_MLOCK) {
+            int rc = hsafe__os_lock(pool->memory, pool->memory_size);
+            if (rc) return rc;
+        }
+        for (i = 0; i < n; i++) {
+            pool->slots[i].lo = pool->memory + i * stack;
+            pool->slots[i].size = stack;
+        }
+    } else {
+        int rc;
+        pool->capacity = c.capacity ? c.capacity : HSAFE_DEFAULT_CAPACITY;
+        pool->stack_size = hsafe__round_up(c.stack_size, page);
+        pool->guard_size = (c.flags & HSAFE_POOL_NO_GUARD) ? 0 : page;
+        pool->slots_bytes = hsafe__round_up(pool->capacity * sizeof(hsafe_stack), page);
+        rc = hsafe__os_map(pool->slots_bytes, (void **)&pool->slots);
+        if (rc) return rc;
+        pool->guard_kind = pool->guard_size ? hsafe__os_probe_guard() : 0;
+    }
+    pool->residency = hsafe__os_residency_open(pool);
+    pool->magic = HSAFE__POOL_MAGIC;
+    return HSAFE_OK;
+}
+
+/* Create stack slot s (mmap pools): map guard + stack, apply flags. */
+static int hsafe__stack_create(hsafe_pool *pool, hsafe_stack *s)
+{
+    if (!pool->memory) {
+        int rc = hsafe__os_map_stack(pool, &s->lo);
+        if (rc) return rc;
+        s->size = pool->stack_size;
+    }
+    s->pool = pool;
+    s->state = 1;
+    pool->created++;
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
+{
+    hsafe_stack *s;
+    if (!hsafe__pool_ok(pool) || !out) return HSAFE_EINVAL;
+    s = pool->free_list;
+    if (s) {
+        pool->free_list = s->next_free;
+    } else {
+        int rc;
+        if (pool->created >= pool->capacity) return HSAFE_EBUSY;
+        s = &pool->slots[pool->created];
+        rc = hsafe__stack_create(pool, s);
+        if (rc) return rc;
+    }
+    s->next_free = NULL;
+    s->state = 2;
+    pool->in_use++;
+    *out = s;
+    return HSAFE_OK;
+}
+
+/* Make every byte of s zero again; record how deep it was used. */
+static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
+{
+    unsigned char *top = s->lo + s->size, *from = s->lo, *nz;
+#if defined(HSAFE__ASAN)
+    __asan_unpoison_memory_region(s->lo, s->size);   /* frames left poisoned */
+#endif
+#if defined(HSAFE__VALGRIND)
+    VALGRIND_MAKE_MEM_DEFINED(s->lo, s->size);        /* below a dead SP */
+#endif
+    if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN)
+        from = s->lo + hsafe__os_lowest_touched(pool, s->lo, s->size);
+    nz = hsafe__first_nonzero(from, (size_t)(top - from));
+    if (nz < top) hsafe_wipe(nz, (size_t)(top - nz));
+    s->last_used = (size_t)(top - nz);
+    if (s->last_used > s->high_water) s->high_water = s->last_used;
+}
+
+HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *s)
+{
+    if (!hsafe__pool_ok(pool) || !s) return HSAFE_EINVAL;
+    if (s->pool != pool) {
+        /* A descriptor of this pool's table with a foreign owner cannot
+         * exist; anything else is a stack of another pool or garbage. */
+        return (s->pool && hsafe__pool_ok(s->pool)) ? HSAFE_EOWNER : HSAFE_EINVAL;
+    }
+    if (s < pool->slots || s >= pool->slots + pool->capacity) return HSAFE_EINVAL;
+    if (s->state != 2) return HSAFE_ESTATE;
+    hsafe__stack_clean(pool, s);
+    s->state = 1;
+    s->next_free = pool->free_list;
+    pool->free_list = s;
+    pool->in_use--;
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
+{
+    size_t i;
+    if (!hsafe__pool_ok(pool)) return HSAFE_EINVAL;
+    if (pool->in_use) return HSAFE_EINUSE;
+    for (i = 0; i < pool->created; i++) {
+        hsafe_stack *s = &pool->slots[i];
+        hsafe__stack_clean(pool, s);
+        if (!pool->memory) hsafe__os_unmap_stack(pool, s->lo);
+    }
+    if (pool->memory && (pool->flags & HSAFE_POOL_MLOCK))
+        hsafe__os_unlock(pool->memory, pool->memory_size);
+    hsafe__os_residency_close(pool);
+    if (!pool->memory) hsafe__os_unmap(pool->slots, pool->slots_bytes);
+    else hsafe_wipe(pool->slots, pool->slots_bytes);
+    memset(pool, 0, sizeof *pool);
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *out)
+{
+    size_t i, hw = 0;
+    if (!hsafe__pool_ok(pool) || !out) return HSAFE_EINVAL;
+    for (i = 0; i < pool->created; i++)
+        if (pool->slots[i].high_water > hw) hw = pool->slots[i].high_water;
+    out->in_use = pool->in_use;
+    out->created = pool->created;
+    out->free = pool->created - pool->in_use;
+    out->capacity = pool->capacity;
+    out->stack_size = pool->stack_size;
+    out->high_water = hw;
+    out->guard = hsafe__os_guard_name(pool->guard_kind);
+    return HSAFE_OK;
+}
+
+/* ---- >>hsafe:impl:run ----------------------------------------------- */
+
+typedef struct hsafe__run {
+    hsafe_coro co;
+    hsafe_run_fn fn;
+    void *arg;
+    int status;
+    hsafe_cleanup *cleanups;
+    hsafe_run_info *info;
+    hsafe_stack *stack;
+    struct hsafe__run *prev;
+} hsafe__run;
+
+static __thread hsafe__run *hsafe__tls_run;
+
+/* Resume co and clear the registers it may have left, before anything
+ * else runs on this stack (an out-of-line call could spill them here). */
+static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro *co, uintptr_t *out)
+{
+    uintptr_t v;
+#if defined(HSAFE__ASAN)
+    void *fake = NULL;
+#endif
+    co->status = HSAFE_CORO_RUNNING;
+#if defined(HSAFE__TSAN)
+    co->tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+#if defined(HSAFE__ASAN)
+    __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
+#endif
+    v = hsafe__ctx_switch(&co->caller, &co->ctx, 0);
+    hsafe__cpu_clear_scratch();
+#if defined(HSAFE__ASAN)
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    *out = v;
+    return co->status;
+}
+
+static void hsafe__run_cleanups(hsafe__run *r)
+{
+    while (r->cleanups) {
+        hsafe_cleanup *c = r->cleanups;
+        r->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+static uintptr_t hsafe__run_main(hsafe_coro *co, uintptr_t first)
+{
+    hsafe__run *r = (hsafe__run *)hsafe_coro_user(co);
+    uintptr_t v;
+    (void)first;
+    v = r->fn(r->arg);
+    hsafe__run_cleanups(r);
+    return v;
+}
+
+HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
+                           unsigned flags, hsafe_run_info *info)
+{
+    hsafe__run r;
+    hsafe__os_active active;
+    hsafe__os_sigmask saved;
+    uintptr_t v = 0;
+    int rc;
+    if (!hsafe__pool_ok(pool) || !fn || (flags & ~HSAFE_RUN_BLOCK_SIGNALS)) return HSAFE_EINVAL;
+    if (info) { info->result = 0; info->stack_used = 0; info->message[0] = 0; }
+    memset(&r, 0, sizeof r);
+    rc = hsafe_pool_acquire(pool, &r.stack);
+    if (rc) return rc;
+    hsafe__cpu_init_once();
+    hsafe__os_thread_prepare();
+    r.fn = fn;
+    r.arg = arg;
+    r.info = info;
+    r.status = HSAFE_OK;
+    hsafe_coro_init(&r.co, r.stack->lo, r.stack->size, hsafe__run_main, &r);
+    r.prev = hsafe__tls_run;
+    hsafe__tls_run = &r;
+    hsafe__os_enter_stack(&active, r.stack);
+    if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_block_signals(&saved);
+    hsafe__resume_clear(&r.co, &v);
+    if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_restore_signals(&saved);
+    hsafe__os_leave_stack(&active);
+    hsafe__tls_run = r.prev;
+    hsafe_coro_fini(&r.co);
+    hsafe_pool_release(pool, r.stack);
+    if (info) {
+        info->result = r.status == HSAFE_OK ? v : 0;
+        info->stack_used = r.stack->last_used;
+    }
+    hsafe_wipe(&v, sizeof v);
+    return r.status;
+}
+
+HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t *result)
+{
+    hsafe_run_info info;
+    int rc = hsafe_run_ex(pool, fn, arg, 0, &info);
+    if (result) *result = info.result;
+    return rc;
+}
+
+HSAFE_API void hsafe_panic(const char *fmt, ...)
+{
+    hsafe__run *r = hsafe__tls_run;
+    va_list ap;
+    if (!r || r->co.status != HSAFE_CORO_RUNNING) {
+        char msg[256];
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        fprintf(stderr, "hsafe: misuse: hsafe_panic called outside a sanitized run: %s\n", msg);
+        fflush(stderr);
+        abort();
+    }
+    if (r->info) {
+        va_start(ap, fmt);
+        vsnprintf(r->info->message, sizeof r->info->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+    }
+    r->status = HSAFE_EPANIC;
+    hsafe__run_cleanups(r);
+    hsafe__coro_exit(&r->co, 0);
+}
+
+static hsafe__run *hsafe__run_here(const char *what)
+{
+    hsafe__run *r = hsafe__tls_run;
+    if (!r || r->co.status != HSAFE_CORO_RUNNING) hsafe__misuse(what);
+    return r;
+}
+
+HSAFE_API void hsafe_cleanup_push(hsafe_cleanup *c, void (*fn)(void *), void *arg)
+{
+    hsafe__run *r = hsafe__run_here("hsafe_cleanup_push called outside a sanitized run");
+    if (!c || !fn) hsafe__misuse("hsafe_cleanup_push: NULL record or function");
+    c->fn = fn;
+    c->arg = arg;
+    c->next = r->cleanups;
+    r->cleanups = c;
+}
+
+HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute)
+{
+    hsafe__run *r = hsafe__run_here("hsafe_cleanup_pop called outside a sanitized run");
+    if (!c || r->cleanups != c)
+        hsafe__misuse("hsafe_cleanup_pop: not the most recently pushed cleanup handler");
+    r->cleanups = c->next;
+    if (execute) c->fn(c->arg);
+}
+
+/* ---- >>hsafe:impl:inplace ------------------------------------------- */
+/* hsafe_run_inplace calls fn through a frame padded to 256 bytes, so that
+ * fn's frames lie at least that far below hsafe_run_inplace's own. The
+ * scrubber then runs in the padding's place and zeroes a buffer of
+ * scrub_bytes just below its own small frame, which covers fn's frames. */
+
+__attribute__((noinline)) static uintptr_t hsafe__inplace_call(hsafe_run_fn fn, void *arg)
+{
+    volatile unsigned char pad[256];
+    uintptr_t v;
+    pad[0] = 0;
+    v = fn(arg);
+    __asm__ __volatile__("" : : "r"(pad) : "memory");  /* no tail call */
+    return v;
+}
+
+__attribute__((noinline)) static void hsafe__inplace_scrub(size_t n)
+{
+    unsigned char *buf = (unsigned char *)__builtin_alloca(n);
+    hsafe_wipe(buf, n);
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes)
+{
+    uintptr_t v;
+    size_t left = hsafe_stack_remaining();
+    if (!fn) hsafe__misuse("hsafe_run_inplace: NULL function");
+    if (scrub_bytes > HSAFE_MAX_STACK_SIZE || (left && scrub_bytes + 4096 > left))
+        hsafe__misuse("hsafe_run_inplace: scrub_bytes is larger than the rest of the current stack");
+    hsafe__cpu_init_once();
+    v = hsafe__inplace_call(fn, arg);
+    hsafe__cpu_clear_scratch();
+    hsafe__inplace_scrub(scrub_bytes);
+    hsafe__cpu_clear_scratch();
+    return v;
+}
+
+/* ---- >>hsafe:impl:grow ---------------------------------------------- */
+
+HSAFE_API size_t hsafe_stack_remaining(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), lo = 0, hi = 0;
+    hsafe__run *r = hsafe__tls_run;
+    if (r && sp - (uintptr_t)r->co.stack_lo < r->co.stack_size)
+        return sp - (uintptr_t)r->co.stack_lo;
+    if (!hsafe__os_thread_stack(&lo, &hi) || sp < lo || sp >= hi) return 0;
+    return sp - lo;
+}
+
+HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn fn,
+                               void *arg, uintptr_t *result)
+{
+    size_t left;
+    if (!hsafe__pool_ok(pool) || !fn) return HSAFE_EINVAL;
+    left = hsafe_stack_remaining();
+    if (left >= red_zone) {
+        uintptr_t v = fn(arg);
+        if (result) *result = v;
+        return HSAFE_OK;
+    }
+    return hsafe_run(pool, fn, arg, result);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HSAFE_IMPLEMENTATION */
+
+/*
+ * MIT License
+ *
+ * Copyright (c) 2026 the hsafe developers
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a
+ * copy of this software and associated documentation files (the
+ * "Software"), to deal in the Software without restriction, including
+ * without limitation the rights to use, copy, modify, merge, publish,
+ * distribute, sublicense, and/or sell copies of the Software, and to permit
+ * persons to whom the Software is furnished to do so, subject to the
+ * following conditions:
+ *
+ * The above copyright notice and this permission notice shall be included
+ * in all copies or substantial portions of the Software.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS
+ * OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+ * MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN
+ * NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+ * DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+ * OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE
+ * USE OR OTHER DEALINGS IN THE SOFTWARE.
+ */

@@ -46,6 +46,9 @@
  *   HSAFE_WIPE_VOLATILE      [impl] wipe with a volatile store loop
  *   HSAFE_NO_VALGRIND        [impl] do not register stacks with Valgrind
  *                            even when <valgrind/valgrind.h> is present
+ *   HSAFE_TEST_NO_WIPE       [impl] TESTS ONLY: skip the stack wipe and the
+ *                            register clearing, so residue tests can prove
+ *                            they would see a secret that was left behind
  *   HSAFE_API                [global] decoration of public functions
  *                            (default: extern)
  *   Sanitizer support (ASan fiber switching, TSan fibers) turns itself on
@@ -725,9 +728,14 @@ HSAFE_API const char *hsafe_config_string(void)
     if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
         hsafe__cpu_init_once();
         snprintf(hsafe__config_buf, sizeof hsafe__config_buf,
-                 "hsafe %s backend=%s cpu=%s regs=%s wipe=%s asan=%s tsan=%s valgrind=%s guard=%s",
+                 "hsafe %s backend=%s cpu=%s regs=%s wipe=%s%s asan=%s tsan=%s valgrind=%s guard=%s",
                  HSAFE_VERSION, HSAFE__BACKEND_NAME, HSAFE__CPU_NAME, hsafe__cpu_regs_desc(),
                  HSAFE__WIPE_NAME,
+#if defined(HSAFE_TEST_NO_WIPE)
+                 "(DISABLED:HSAFE_TEST_NO_WIPE)",
+#else
+                 "",
+#endif
 #if defined(HSAFE__ASAN)
                  "on",
 #else
@@ -956,7 +964,9 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN)
         from = s->lo + hsafe__os_lowest_touched(pool, s->lo, s->size);
     nz = hsafe__first_nonzero(from, (size_t)(top - from));
+#if !defined(HSAFE_TEST_NO_WIPE)
     if (nz < top) hsafe_wipe(nz, (size_t)(top - nz));
+#endif
     s->last_used = (size_t)(top - nz);
     if (s->last_used > s->high_water) s->high_water = s->last_used;
 }
@@ -1046,7 +1056,9 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
 #endif
     v = hsafe__ctx_switch(&co->caller, &co->ctx, 0);
+#if !defined(HSAFE_TEST_NO_WIPE)
     hsafe__cpu_clear_scratch();
+#endif
 #if defined(HSAFE__ASAN)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -1200,9 +1212,11 @@ HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_b
         hsafe__misuse("hsafe_run_inplace: scrub_bytes is larger than the rest of the current stack");
     hsafe__cpu_init_once();
     v = hsafe__inplace_call(fn, arg);
+#if !defined(HSAFE_TEST_NO_WIPE)
     hsafe__cpu_clear_scratch();
     hsafe__inplace_scrub(scrub_bytes);
     hsafe__cpu_clear_scratch();
+#endif
     return v;
 }
 

@@ -49,6 +49,9 @@
  *   HSAFE_TEST_NO_WIPE       [impl] TESTS ONLY: skip the stack wipe and the
  *                            register clearing, so residue tests can prove
  *                            they would see a secret that was left behind
+ *   HSAFE_BENCH_FULL_WIPE    [impl] BENCHMARKS ONLY: release wipes the whole
+ *                            stack every time (the naive scheme hsafe is
+ *                            measured against)
  *   HSAFE_API                [global] decoration of public functions
  *                            (default: extern)
  *   Sanitizer support (ASan fiber switching, TSan fibers) turns itself on
@@ -856,6 +859,12 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  * The scan also yields the high-water mark, for free.
  * HSAFE__RESIDENCY_MIN is defined above the OS include. */
 
+#if defined(HSAFE_BENCH_FULL_WIPE)
+#  define HSAFE__BENCH_FULL_WIPE 1
+#else
+#  define HSAFE__BENCH_FULL_WIPE 0
+#endif
+
 static int hsafe__pool_ok(const hsafe_pool *p) { return p && p->magic == HSAFE__POOL_MAGIC; }
 
 static size_t hsafe__round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
@@ -961,6 +970,10 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
 #if defined(HSAFE__VALGRIND)
     VALGRIND_MAKE_MEM_DEFINED(s->lo, s->size);        /* below a dead SP */
 #endif
+    if (HSAFE__BENCH_FULL_WIPE) {   /* the naive scheme, for comparison */
+        hsafe_wipe(s->lo, s->size);
+        return;
+    }
     if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN)
         from = s->lo + hsafe__os_lowest_touched(pool, s->lo, s->size);
     nz = hsafe__first_nonzero(from, (size_t)(top - from));

@@ -39,6 +39,11 @@
  *                            -lboost_context (Debian: libboost-context-dev)
  *   HSAFE_BACKEND_UCONTEXT   [global] POSIX getcontext/swapcontext (default
  *                            where there is no asm backend)
+ *   HSAFE_ASM_SAVE_FPU       [global] asm backend: give each coroutine its
+ *                            own floating-point control state (x86_64
+ *                            MXCSR + x87 control word). Off by default: the
+ *                            control state then belongs to the thread; it
+ *                            costs ~3x the switch. See the backend file.
  *   HSAFE_WIPE_MEMSET_EXPLICIT [impl] wipe with memset_explicit, or the
  *                            platform's secure equivalent (explicit_bzero,
  *                            SecureZeroMemory) when the libc lacks it

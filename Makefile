@@ -1,0 +1,4 @@
+# hsafe - the words you type. (More targets follow.)
+.PHONY: test
+test:
+	bash tests/run.sh

@@ -412,6 +412,13 @@ typedef uintptr_t (*hsafe_run_fn)(void *arg);
 /* Run flags (hsafe_run_ex). */
 #define HSAFE_RUN_BLOCK_SIGNALS 0x1u  /* block asynchronous signals during the
                                          run, so no signal frame lands on it */
+#define HSAFE_RUN_CATCH_ABORT   0x2u  /* abort() inside the run (a failed
+                                         assert, say) ends the run like
+                                         hsafe_panic("abort() called inside
+                                         the run") instead of the process.
+                                         Installs a process-wide SIGABRT
+                                         handler on first use that passes
+                                         every other abort on unchanged. */
 
 /* Filled by hsafe_run_ex. */
 typedef struct hsafe_run_info {
@@ -705,6 +712,8 @@ static unsigned char *hsafe__first_nonzero(unsigned char *p, size_t n)
 /* Stacks at least this large ask the kernel which pages were touched
  * before wiping (see >>hsafe:impl:pool). */
 #define HSAFE__RESIDENCY_MIN ((size_t)256 * 1024)
+
+static void hsafe__run_on_abort(void);
 
 /* OS services: mapping stacks, guards, residency, signals. */
 #if defined(_WIN32)
@@ -1052,6 +1061,7 @@ typedef struct hsafe__run {
     hsafe_cleanup *cleanups;
     hsafe_run_info *info;
     hsafe_stack *stack;
+    unsigned flags;
     struct hsafe__run *prev;
 } hsafe__run;
 
@@ -1111,7 +1121,8 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     hsafe__os_sigmask saved;
     uintptr_t v = 0;
     int rc;
-    if (!hsafe__pool_ok(pool) || !fn || (flags & ~HSAFE_RUN_BLOCK_SIGNALS)) return HSAFE_EINVAL;
+    if (!hsafe__pool_ok(pool) || !fn || (flags & ~(HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)))
+        return HSAFE_EINVAL;
     if (info) { info->result = 0; info->stack_used = 0; info->message[0] = 0; }
     memset(&r, 0, sizeof r);
     rc = hsafe_pool_acquire(pool, &r.stack);
@@ -1121,14 +1132,18 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     r.fn = fn;
     r.arg = arg;
     r.info = info;
+    r.flags = flags;
     r.status = HSAFE_OK;
     hsafe_coro_init(&r.co, r.stack->lo, r.stack->size, hsafe__run_main, &r);
     r.prev = hsafe__tls_run;
     hsafe__tls_run = &r;
     hsafe__os_enter_stack(&active, r.stack);
+    /* A caught abort leaves its signal handler by switching stacks, so
+     * the mask it ran with must be restored afterwards. */
+    if (flags & HSAFE_RUN_CATCH_ABORT) hsafe__os_catch_abort(&saved);
     if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_block_signals(&saved);
     hsafe__resume_clear(&r.co, &v);
-    if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_restore_signals(&saved);
+    if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
     hsafe__os_leave_stack(&active);
     hsafe__tls_run = r.prev;
     hsafe_coro_fini(&r.co);
@@ -1149,6 +1164,13 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
     return rc;
 }
 
+__attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
+{
+    r->status = HSAFE_EPANIC;
+    hsafe__run_cleanups(r);
+    hsafe__coro_exit(&r->co, 0);
+}
+
 HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls_run;
@@ -1167,9 +1189,18 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
         vsnprintf(r->info->message, sizeof r->info->message, fmt ? fmt : "(null)", ap);
         va_end(ap);
     }
-    r->status = HSAFE_EPANIC;
-    hsafe__run_cleanups(r);
-    hsafe__coro_exit(&r->co, 0);
+    hsafe__run_end_panic(r);
+}
+
+/* Called by the OS layer's SIGABRT handler, on the aborting code's stack.
+ * Returns only when the abort is not ours to catch. */
+static void hsafe__run_on_abort(void)
+{
+    hsafe__run *r = hsafe__tls_run;
+    if (!r || !(r->flags & HSAFE_RUN_CATCH_ABORT) || r->co.status != HSAFE_CORO_RUNNING) return;
+    if (r->info)
+        snprintf(r->info->message, sizeof r->info->message, "abort() called inside the run");
+    hsafe__run_end_panic(r);
 }
 
 static hsafe__run *hsafe__run_here(const char *what)

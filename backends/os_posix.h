@@ -202,6 +202,41 @@ static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
     pthread_sigmask(SIG_BLOCK, &all, saved);
 }
 
+static struct sigaction hsafe__os_old_abrt;
+
+/* SIGABRT: let the run layer end the current run if it catches aborts;
+ * otherwise behave as if we were not here. Runs on the aborting stack (no
+ * SA_ONSTACK), so leaving it by a stack switch leaves its frame in the run. */
+static void hsafe__os_on_abort(int sig, siginfo_t *si, void *uc)
+{
+    hsafe__run_on_abort();
+    if (hsafe__os_old_abrt.sa_flags & SA_SIGINFO) {
+        if (hsafe__os_old_abrt.sa_sigaction) hsafe__os_old_abrt.sa_sigaction(sig, si, uc);
+    } else if (hsafe__os_old_abrt.sa_handler != SIG_DFL && hsafe__os_old_abrt.sa_handler != SIG_IGN) {
+        hsafe__os_old_abrt.sa_handler(sig);
+    }
+    /* SIG_DFL: returning lets abort() reset the action and raise again */
+}
+
+static void hsafe__os_install_abort(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = hsafe__os_on_abort;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGABRT, &sa, &hsafe__os_old_abrt);
+}
+
+/* Before a run that catches aborts: install the handler (once per
+ * process) and save the signal mask to restore afterwards. */
+static void hsafe__os_catch_abort(hsafe__os_sigmask *saved)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hsafe__os_install_abort);
+    pthread_sigmask(SIG_SETMASK, NULL, saved);
+}
+
 static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved)
 {
     pthread_sigmask(SIG_SETMASK, saved, NULL);

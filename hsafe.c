@@ -1,0 +1,2 @@
+#define HSAFE_IMPLEMENTATION
+#include "hsafe.h"

@@ -34,9 +34,6 @@
 #  define MAP_NORESERVE 0
 #endif
 
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 enum { HSAFE__GUARD_NONE = 0, HSAFE__GUARD_MADV = 1, HSAFE__GUARD_MPROTECT = 2 };
 enum { HSAFE__RES_NONE = 0, HSAFE__RES_PAGEMAP = 1, HSAFE__RES_MINCORE = 2 };
@@ -373,8 +370,5 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
     return 1;
 }
 
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* HSAFE__OS_POSIX_H */

@@ -45,6 +45,12 @@
 #       tests/CMakeLists.txt), and calls hsafe_phase_end NAME with the
 #       counts. Does not return.
 #
+#   hsafe_ctest_run BUILDDIR [CTEST ARGS...]
+#       The same ctest run and parsing, but instead of ending the phase it
+#       adds the counts to HSAFE_PASSED/FAILED/SKIPPED (below), so a phase
+#       can run several builds and end with hsafe_phase_end_counted.
+#       Returns 1 if anything failed.
+#
 #   Optional counting helpers, for phases that run their own checks:
 #   hsafe_pass DESC / hsafe_fail DESC / hsafe_skip DESC
 #       Count one passed / failed / skipped check in HSAFE_PASSED,
@@ -150,10 +156,11 @@ hsafe_need_pkgs() {
     return 1
 }
 
-hsafe_ctest() {
-    local name=$1 dir=$2 out rc total failed skipped passed
-    shift 2
-    out="$HSAFE_BUILD/logs/ctest-$name.$$.log"
+# Run ctest in $1 with the remaining arguments; set HSAFE__CT_P/F/S.
+hsafe__ctest_counts() {
+    local dir=$1 out rc total failed skipped
+    shift
+    out="$HSAFE_BUILD/logs/ctest.$$.log"
     (cd "$dir" && ctest --output-on-failure -j"$JOBS" --no-tests=error "$@") </dev/null 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     # "100% tests passed, 0 tests failed out of 12"
@@ -164,10 +171,25 @@ hsafe_ctest() {
     rm -f "$out"
     if [ -z "$total" ] || [ -z "$failed" ]; then
         echo "hsafe_ctest: no ctest summary from $dir (ctest exit $rc)"
-        if [ "$rc" -eq 0 ]; then hsafe_phase_end "$name" 0 0 0; fi
-        hsafe_phase_end "$name" 0 1 0
+        HSAFE__CT_P=0 HSAFE__CT_S=0
+        if [ "$rc" -eq 0 ]; then HSAFE__CT_F=0; else HSAFE__CT_F=1; fi
+        return
     fi
-    passed=$((total - failed - skipped))
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-    hsafe_phase_end "$name" "$passed" "$failed" "$skipped"
+    HSAFE__CT_P=$((total - failed - skipped)) HSAFE__CT_F=$failed HSAFE__CT_S=$skipped
+}
+
+hsafe_ctest() {
+    local name=$1
+    shift
+    hsafe__ctest_counts "$@"
+    hsafe_phase_end "$name" "$HSAFE__CT_P" "$HSAFE__CT_F" "$HSAFE__CT_S"
+}
+
+hsafe_ctest_run() {
+    hsafe__ctest_counts "$@"
+    HSAFE_PASSED=$((HSAFE_PASSED + HSAFE__CT_P))
+    HSAFE_FAILED=$((HSAFE_FAILED + HSAFE__CT_F))
+    HSAFE_SKIPPED=$((HSAFE_SKIPPED + HSAFE__CT_S))
+    [ "$HSAFE__CT_F" -eq 0 ]
 }

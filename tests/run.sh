@@ -6,7 +6,8 @@
 #                             (glob characters allowed), e.g. `native 50-`
 #
 # Environment: HSAFE_BUILD (build root, default <repo>/_build), JOBS
-# (default 2), HSAFE_NO_INSTALL (non-empty: never apt-get install). The
+# (default 2), HSAFE_NO_INSTALL (non-empty: never apt-get install),
+# HSAFE_PHASE_TIMEOUT (seconds before a phase is stopped, default 1800). The
 # contract with each phase is described at the top of tests/lib/common.sh.
 # Each phase's output is also kept in $HSAFE_BUILD/logs/<phase>.log.
 #
@@ -18,6 +19,7 @@ export LC_ALL=C
 HSAFE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HSAFE_BUILD=${HSAFE_BUILD:-$HSAFE_ROOT/_build}
 JOBS=${JOBS:-2}
+HSAFE_PHASE_TIMEOUT=${HSAFE_PHASE_TIMEOUT:-1800}
 HSAFE_RUN_ID="$$.$(date +%s)"
 export HSAFE_ROOT HSAFE_BUILD JOBS HSAFE_RUN_ID
 cd "$HSAFE_ROOT" || exit 2
@@ -41,6 +43,8 @@ join() {
     printf '%s' "$out"
 }
 
+echo "hsafe tests: root $HSAFE_ROOT, build $HSAFE_BUILD, JOBS=$JOBS, $(uname -srm)"
+
 total_p=0 total_f=0 total_s=0 ran=0
 failed_phases=() skipped_phases=()
 run_start=$SECONDS
@@ -53,8 +57,11 @@ for f in tests/phases/*.sh; do
     log="$HSAFE_BUILD/logs/$name.log"
     printf '\n==== phase %s ====\n' "$name"
     t0=$SECONDS
-    bash "$f" </dev/null 2>&1 | tee "$log"
+    timeout -k 20 "$HSAFE_PHASE_TIMEOUT" bash "$f" </dev/null 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "run.sh: phase $name was stopped after ${HSAFE_PHASE_TIMEOUT}s (HSAFE_PHASE_TIMEOUT)"
+    fi
     dt=$((SECONDS - t0))
 
     line=$(grep -E '^PHASE [^ ]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)

@@ -1,0 +1,101 @@
+/* bench.h - shared declarations of the hsafe benchmark (bench/run.sh).
+ *
+ * The context backend is a compile-time choice, so every backend (and every
+ * build option the benchmark compares) lives in its own small translation
+ * unit that defines HSAFE_API as static and includes hsafe.h with
+ * HSAFE_IMPLEMENTATION. Each such unit exports only the plain functions
+ * declared here; driver.c interleaves them in rounds.
+ *
+ * Every timed function returns the elapsed nanoseconds of `iters`
+ * iterations, timed inside the function (setup is not timed).
+ */
+#ifndef HSAFE_BENCH_H
+#define HSAFE_BENCH_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+
+#define BENCH_KIB ((size_t)1024)
+#define BENCH_WIPE_BYTES (64 * BENCH_KIB)   /* wipe_gbps.* buffer */
+#define BENCH_USE_BYTES  (1 * BENCH_KIB)    /* stack the U1K function writes */
+#define BENCH_SPAWN_STACK (64 * BENCH_KIB)
+
+static inline uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Make v look used so the loops computing it stay. */
+#define BENCH_ESCAPE(v) __asm__ __volatile__("" : : "r"(v) : "memory")
+
+extern volatile uintptr_t bench_sink;
+
+/* work.c: the workloads (no hsafe inside); their reference loops
+ * (call_rt_ns.noinline, call_ns.U1K) are in driver.c. */
+uintptr_t bench_use1k(void *arg);                 /* writes 1 KiB of stack */
+uintptr_t bench_noinline_call(uintptr_t x);       /* an empty call */
+uint64_t bench_wipe_memset(void *buf, size_t len, long iters);
+
+/* be_asm.c: default build (asm backend, default wipe). */
+const char *bench_asm_config(void);
+int bench_asm_setup(void);
+void bench_asm_teardown(void);
+uint64_t bench_rt_asm(long iters);
+uint64_t bench_spawn_asm(long iters);
+uint64_t bench_run_S64K(long iters);
+uint64_t bench_run_S1M(long iters);
+uint64_t bench_wipe_explicit(void *buf, size_t len, long iters);
+
+/* be_fullwipe.c: asm backend, -DHSAFE_BENCH_FULL_WIPE. */
+const char *bench_fullwipe_config(void);
+int bench_fullwipe_setup(void);
+void bench_fullwipe_teardown(void);
+uint64_t bench_fullwipe_run_S64K(long iters);
+uint64_t bench_fullwipe_run_S1M(long iters);
+
+/* be_wipevol.c: -DHSAFE_WIPE_VOLATILE. */
+const char *bench_wipevol_config(void);
+uint64_t bench_wipe_volatile(void *buf, size_t len, long iters);
+
+/* be_fcontext.c, be_ucontext.c: the other two backends. */
+const char *bench_fcontext_config(void);
+int bench_fcontext_setup(void);
+void bench_fcontext_teardown(void);
+uint64_t bench_rt_fcontext(long iters);
+const char *bench_ucontext_config(void);
+int bench_ucontext_setup(void);
+void bench_ucontext_teardown(void);
+uint64_t bench_rt_ucontext(long iters);
+
+/* boost_raw.c: bare jump_fcontext ping-pong, no hsafe. */
+int bench_boost_raw_setup(void);
+uint64_t bench_rt_boost_raw(long iters);
+
+/* be_internals.c (diagnostic): hsafe's private scan and residency query. */
+int bench_internals_setup(void);
+uint64_t bench_scan_zero_prefix(long iters);
+uint64_t bench_residency_S1M(long iters);
+
+/* be_savefpu.c (diagnostic): the asm backend with -DHSAFE_ASM_SAVE_FPU. */
+const char *bench_savefpu_config(void);
+int bench_savefpu_setup(void);
+void bench_savefpu_teardown(void);
+uint64_t bench_rt_asm_savefpu(long iters);
+
+/* be_asmvar.c, compiled once per BENCH_VARIANT (opt-in diagnostics): the
+ * asm backend with its switch replaced by a bench-only copy that saves a
+ * different part of the floating-point control state. */
+#define BENCH_DECLARE_VARIANT(v) \
+    const char *bench_asmvar_config_##v(void); \
+    int bench_asmvar_setup_##v(void); \
+    void bench_asmvar_teardown_##v(void); \
+    uint64_t bench_rt_asmvar_##v(long iters);
+BENCH_DECLARE_VARIANT(both)
+BENCH_DECLARE_VARIANT(nofp)
+BENCH_DECLARE_VARIANT(x87)
+BENCH_DECLARE_VARIANT(mxcsr)
+
+#endif /* HSAFE_BENCH_H */

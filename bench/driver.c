@@ -1,0 +1,388 @@
+/* driver.c - the hsafe benchmark driver (run by bench/run.sh, `make bench`).
+ *
+ * All figures come from this one process: every metric is measured once per
+ * round, the order of the metrics rotates from round to round, and a metric
+ * is reported as the median over rounds (and the min and max). Ratios are
+ * the median of the per-round ratios, so both sides of a ratio were
+ * measured seconds apart under the same machine conditions.
+ *
+ * Each measurement runs a calibrated number of iterations that takes about
+ * BENCH_TARGET_MS milliseconds (default 10); BENCH_ROUNDS rounds (default
+ * 51). Metrics that are compared with each other form a group and are
+ * measured one right after the other. Output: a human-readable table, then one `BENCH <metric> <value>`
+ * line per metric. Extra `BENCH diag.*` lines are diagnostics, not targets.
+ */
+#define _GNU_SOURCE 1
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include "bench.h"
+
+/* Optional parts: run.sh leaves out what cannot be built or linked here
+ * (no libboost_context, not x86_64), and the driver skips those metrics. */
+#pragma weak bench_fcontext_config
+#pragma weak bench_fcontext_setup
+#pragma weak bench_fcontext_teardown
+#pragma weak bench_rt_fcontext
+#pragma weak bench_boost_raw_setup
+#pragma weak bench_rt_boost_raw
+#define BENCH_WEAK_VARIANT(v) \
+    _Pragma(BENCH_STR(weak bench_asmvar_config_##v)) \
+    _Pragma(BENCH_STR(weak bench_asmvar_setup_##v)) \
+    _Pragma(BENCH_STR(weak bench_asmvar_teardown_##v)) \
+    _Pragma(BENCH_STR(weak bench_rt_asmvar_##v))
+#define BENCH_STR(x) #x
+#pragma weak bench_internals_setup
+#pragma weak bench_scan_zero_prefix
+#pragma weak bench_residency_S1M
+#pragma weak bench_savefpu_config
+#pragma weak bench_savefpu_setup
+#pragma weak bench_savefpu_teardown
+#pragma weak bench_rt_asm_savefpu
+BENCH_WEAK_VARIANT(both)
+BENCH_WEAK_VARIANT(nofp)
+BENCH_WEAK_VARIANT(x87)
+BENCH_WEAK_VARIANT(mxcsr)
+
+/* ---- reference loops (their callees are in work.c) -------------------- */
+
+static uint64_t bench_call_rt(long iters)
+{
+    uintptr_t v = 0;
+    uint64_t t0 = bench_now_ns(), t1;
+    for (long i = 0; i < iters; i++) v = bench_noinline_call(v);
+    t1 = bench_now_ns();
+    bench_sink = v;
+    return t1 - t0;
+}
+
+static uint64_t bench_call_u1k(long iters)
+{
+    uintptr_t acc = 0;
+    uint64_t t0 = bench_now_ns(), t1;
+    for (long i = 0; i < iters; i++) acc += bench_use1k((void *)(uintptr_t)i);
+    t1 = bench_now_ns();
+    bench_sink = acc;
+    return t1 - t0;
+}
+
+static unsigned char *wipe_buf;
+static uint64_t w_memset(long n)   { return bench_wipe_memset(wipe_buf, BENCH_WIPE_BYTES, n); }
+static uint64_t w_explicit(long n) { return bench_wipe_explicit(wipe_buf, BENCH_WIPE_BYTES, n); }
+static uint64_t w_volatile(long n) { return bench_wipe_volatile(wipe_buf, BENCH_WIPE_BYTES, n); }
+static uint64_t w_scan(long n)     { return bench_scan_zero_prefix(n); }
+
+/* ---- metrics ---------------------------------------------------------- */
+
+enum { NS, GBPS };
+
+typedef struct metric {
+    const char *name;
+    uint64_t (*fn)(long iters);
+    int kind;               /* NS: ns per iteration; GBPS: wipe bandwidth */
+    int diag;               /* 1: diagnostic line, not a project metric */
+    int group;              /* metrics compared with each other share one */
+    long iters;
+    double *v;              /* one value per round */
+    double med, min, max;
+} metric;
+
+static metric M[] = {
+    { "switch_rt_ns.asm",                bench_rt_asm,            NS,   0, 0 },
+    { "switch_rt_ns.fcontext",           0,                       NS,   0, 0 },
+    { "switch_rt_ns.ucontext",           bench_rt_ucontext,       NS,   0, 0 },
+    { "switch_rt_ns.boost_raw",          0,                       NS,   0, 0 },
+    { "call_rt_ns.noinline",             bench_call_rt,           NS,   0, 4 },
+    { "run_ns.S64K.U1K",                 bench_run_S64K,          NS,   0, 1 },
+    { "run_ns.S1M.U1K",                  bench_run_S1M,           NS,   0, 2 },
+    { "fullwipe_run_ns.S64K.U1K",        bench_fullwipe_run_S64K, NS,   0, 1 },
+    { "fullwipe_run_ns.S1M.U1K",         bench_fullwipe_run_S1M,  NS,   0, 2 },
+    { "call_ns.U1K",                     bench_call_u1k,          NS,   0, 5 },
+    { "wipe_gbps.memset",                w_memset,                GBPS, 0, 3 },
+    { "wipe_gbps.explicit",              w_explicit,              GBPS, 0, 3 },
+    { "wipe_gbps.volatile",              w_volatile,              GBPS, 0, 3 },
+    { "spawn_ns.asm",                    bench_spawn_asm,         NS,   0, 6 },
+    { "diag.scan_gbps.zero_prefix",      0,                       GBPS, 1, 3 },
+    { "diag.residency_ns.S1M",           0,                       NS,   1, 7 },
+    { "diag.switch_rt_ns.asm_savefpu",   0,                       NS,   1, 0 },
+    { "diag.switch_rt_ns.asmcopy_nofp",  0,                       NS,   1, 0 },
+    { "diag.switch_rt_ns.asmcopy_x87cw", 0,                       NS,   1, 0 },
+    { "diag.switch_rt_ns.asmcopy_mxcsr", 0,                       NS,   1, 0 },
+    { "diag.switch_rt_ns.asmcopy_both",  0,                       NS,   1, 0 },
+};
+#define NM ((int)(sizeof M / sizeof M[0]))
+#define NG 8                /* groups 0..NG-1 */
+
+static metric *find_any(const char *name)
+{
+    for (int i = 0; i < NM; i++)
+        if (!strcmp(M[i].name, name)) return &M[i];
+    fprintf(stderr, "bench: internal: no metric %s\n", name);
+    exit(1);
+}
+
+/* The metric if it is being measured, else NULL. */
+static metric *find(const char *name)
+{
+    metric *m = find_any(name);
+    return m->fn ? m : NULL;
+}
+
+static int no_setup(void) { return 0; }
+
+/* An optional part (weak symbols, NULL when run.sh left it out): set it up
+ * and give the metric its function, or leave the metric out. */
+static void optional(const char *metric_name, int (*setup)(void),
+                     uint64_t (*fn)(long), const char *(*config)(void), const char *label)
+{
+    metric *m = find_any(metric_name);
+    m->fn = NULL;
+    if (!fn || !setup) return;
+    if (setup()) {
+        fprintf(stderr, "bench: setup of %s failed; left out\n", metric_name);
+        return;
+    }
+    if (config && label) printf("# %-8s %s\n", label, config());
+    m->fn = fn;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    double *s = malloc(sizeof *s * (size_t)n), r;
+    memcpy(s, v, sizeof *s * (size_t)n);
+    qsort(s, (size_t)n, sizeof *s, cmp_d);
+    r = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return r;
+}
+
+static double value(const metric *m, long iters, uint64_t ns)
+{
+    if (ns == 0) ns = 1;
+    if (m->kind == GBPS) return (double)iters * (double)BENCH_WIPE_BYTES / (double)ns;
+    return (double)ns / (double)iters;
+}
+
+/* Fastest of three timings of n iterations (a preempted one does not
+ * count). */
+static uint64_t best_of_3(metric *m, long n)
+{
+    uint64_t t = m->fn(n), u;
+    if ((u = m->fn(n)) < t) t = u;
+    if ((u = m->fn(n)) < t) t = u;
+    return t;
+}
+
+/* Iterations that take about target_ns. */
+static long calibrate(metric *m, double target_ns)
+{
+    long n = 1;
+    uint64_t t;
+    for (;;) {
+        t = best_of_3(m, n);
+        if (t >= target_ns / 8 || n >= (1L << 40)) break;
+        n *= t < target_ns / 256 ? 16 : 2;
+    }
+    {
+        double k = target_ns / (double)(t ? t : 1);
+        long r = (long)((double)n * k);
+        return r < 1 ? 1 : r;
+    }
+}
+
+/* A ratio metric: the median over rounds of a[r] / b[r]. */
+typedef struct ratio {
+    const char *name, *a, *b;
+    double med;
+    int ok;
+} ratio;
+
+static ratio R[] = {
+    { "switch_ratio.asm_vs_boost_raw",      "switch_rt_ns.asm",      "switch_rt_ns.boost_raw", 0, 0 },
+    { "switch_ratio.ucontext_vs_boost_raw", "switch_rt_ns.ucontext", "switch_rt_ns.boost_raw", 0, 0 },
+    { "run_ratio.S64K",     "run_ns.S64K.U1K",    "fullwipe_run_ns.S64K.U1K", 0, 0 },
+    { "run_ratio.S1M",      "run_ns.S1M.U1K",     "fullwipe_run_ns.S1M.U1K",  0, 0 },
+    { "wipe_ratio.explicit", "wipe_gbps.explicit", "wipe_gbps.memset",        0, 0 },
+    { "wipe_ratio.volatile", "wipe_gbps.volatile", "wipe_gbps.memset",        0, 0 },
+    { "diag.scan_ratio.zero_prefix_vs_explicit",    "diag.scan_gbps.zero_prefix",     "wipe_gbps.explicit", 0, 0 },
+    { "diag.switch_ratio.fcontext_vs_boost_raw",    "switch_rt_ns.fcontext",          "switch_rt_ns.boost_raw", 0, 0 },
+    { "diag.switch_ratio.asm_savefpu_vs_boost_raw", "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.boost_raw", 0, 0 },
+    { "diag.switch_ratio.asm_savefpu_vs_asm",       "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.asm", 0, 0 },
+    { "diag.switch_ratio.asmcopy_nofp_vs_asm",      "diag.switch_rt_ns.asmcopy_nofp", "switch_rt_ns.asm", 0, 0 },
+    { "diag.switch_ratio.asmcopy_x87cw_vs_asm",     "diag.switch_rt_ns.asmcopy_x87cw", "switch_rt_ns.asm", 0, 0 },
+    { "diag.switch_ratio.asmcopy_mxcsr_vs_asm",     "diag.switch_rt_ns.asmcopy_mxcsr", "switch_rt_ns.asm", 0, 0 },
+    { "diag.switch_ratio.asmcopy_both_vs_asm",      "diag.switch_rt_ns.asmcopy_both", "switch_rt_ns.asm", 0, 0 },
+};
+#define NR ((int)(sizeof R / sizeof R[0]))
+
+static ratio *find_ratio(const char *name)
+{
+    for (int i = 0; i < NR; i++)
+        if (!strcmp(R[i].name, name)) return R[i].ok ? &R[i] : NULL;
+    return NULL;
+}
+
+/* The project's targets, checked on the per-round ratio medians. */
+typedef struct target {
+    const char *what, *ratio;
+    int at_most;            /* 1: ratio <= limit; 0: ratio >= limit */
+    double limit;
+} target;
+
+static const target T[] = {
+    { "switch_rt_ns.asm <= 0.4 x switch_rt_ns.boost_raw",           "switch_ratio.asm_vs_boost_raw", 1, 0.4 },
+    { "run_ns.S1M.U1K <= 0.2 x fullwipe_run_ns.S1M.U1K",             "run_ratio.S1M",                 1, 0.2 },
+    { "run_ns.S64K.U1K <= 1.0 x fullwipe_run_ns.S64K.U1K",           "run_ratio.S64K",                1, 1.0 },
+    { "wipe_gbps.volatile >= 0.4 x wipe_gbps.memset",                "wipe_ratio.volatile",           0, 0.4 },
+    { "wipe_gbps.explicit >= 0.9 x wipe_gbps.memset",                "wipe_ratio.explicit",           0, 0.9 },
+};
+#define NT ((int)(sizeof T / sizeof T[0]))
+
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *s = getenv(name);
+    long v;
+    if (!s || !*s) return def;
+    v = strtol(s, NULL, 10);
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int main(void)
+{
+    long rounds = env_long("BENCH_ROUNDS", 51, 1, 100000);
+    double target_ns = 1e6 * (double)env_long("BENCH_TARGET_MS", 10, 1, 10000);
+    struct utsname un;
+    cpu_set_t cpus;
+    int i, r, cpu_n = -1;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    /* ---- setup and correctness checks (not timed) */
+    if (posix_memalign((void **)&wipe_buf, 4096, BENCH_WIPE_BYTES)) return 1;
+    memset(wipe_buf, 1, BENCH_WIPE_BYTES);
+    if (uname(&un) == 0) printf("# system   %s %s %s\n", un.sysname, un.release, un.machine);
+    printf("# compiler %s\n", __VERSION__);
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) cpu_n = CPU_COUNT(&cpus);
+    printf("# cpus     %d allowed (run.sh pins to one with taskset when it can)\n", cpu_n);
+    printf("# rounds   %ld, ~%.0f ms per measurement, order rotates each round; median over rounds\n",
+           rounds, target_ns / 1e6);
+    printf("# asm      %s\n", bench_asm_config());
+    printf("# fullwipe %s\n", bench_fullwipe_config());
+    printf("# volatile %s\n", bench_wipevol_config());
+    printf("# ucontext %s\n", bench_ucontext_config());
+    if (bench_asm_setup() || bench_fullwipe_setup() || bench_ucontext_setup()) {
+        fprintf(stderr, "bench: setup failed\n");
+        return 1;
+    }
+    optional("switch_rt_ns.fcontext", bench_fcontext_setup, bench_rt_fcontext,
+             bench_fcontext_config, "fcontext");
+    optional("switch_rt_ns.boost_raw", bench_boost_raw_setup, bench_rt_boost_raw, NULL, NULL);
+    if (!find("switch_rt_ns.fcontext") || !find("switch_rt_ns.boost_raw"))
+        printf("# fcontext and boost_raw not built (no libboost_context?)\n");
+    optional("diag.scan_gbps.zero_prefix", bench_internals_setup, bench_scan_zero_prefix ? w_scan : NULL,
+             NULL, NULL);
+    optional("diag.residency_ns.S1M", find("diag.scan_gbps.zero_prefix") ? no_setup : NULL,
+             bench_residency_S1M, NULL, NULL);
+    optional("diag.switch_rt_ns.asm_savefpu", bench_savefpu_setup, bench_rt_asm_savefpu,
+             bench_savefpu_config, "savefpu");
+    optional("diag.switch_rt_ns.asmcopy_nofp", bench_asmvar_setup_nofp, bench_rt_asmvar_nofp,
+             bench_asmvar_config_nofp, "asmcopy");
+    optional("diag.switch_rt_ns.asmcopy_x87cw", bench_asmvar_setup_x87, bench_rt_asmvar_x87, NULL, NULL);
+    optional("diag.switch_rt_ns.asmcopy_mxcsr", bench_asmvar_setup_mxcsr, bench_rt_asmvar_mxcsr, NULL, NULL);
+    optional("diag.switch_rt_ns.asmcopy_both", bench_asmvar_setup_both, bench_rt_asmvar_both, NULL, NULL);
+
+    /* ---- calibrate */
+    for (i = 0; i < NM; i++) {
+        if (!M[i].fn) continue;
+        M[i].iters = calibrate(&M[i], target_ns);
+        M[i].v = calloc((size_t)rounds, sizeof(double));
+    }
+
+    /* ---- rounds: the groups in an order that rotates every round, and
+     * inside a group its metrics, also rotating; metrics that are compared
+     * (one group) are so measured within a few tens of milliseconds. */
+    for (r = 0; r < rounds; r++)
+        for (int g = 0; g < NG; g++) {
+            int grp = (g + r) % NG, idx[NM], n = 0;
+            for (i = 0; i < NM; i++)
+                if (M[i].group == grp && M[i].fn) idx[n++] = i;
+            for (int k = 0; k < n; k++) {
+                metric *m = &M[idx[(k + r) % n]];
+                m->v[r] = value(m, m->iters, m->fn(m->iters));
+            }
+        }
+
+    /* ---- statistics */
+    for (i = 0; i < NM; i++) {
+        metric *m = &M[i];
+        if (!m->fn) continue;
+        m->med = median(m->v, (int)rounds);
+        m->min = m->max = m->v[0];
+        for (r = 1; r < rounds; r++) {
+            if (m->v[r] < m->min) m->min = m->v[r];
+            if (m->v[r] > m->max) m->max = m->v[r];
+        }
+    }
+    {
+        double *q = malloc(sizeof *q * (size_t)rounds);
+        for (i = 0; i < NR; i++) {
+            metric *a = find(R[i].a), *b = find(R[i].b);
+            if (!a || !b) continue;
+            for (r = 0; r < rounds; r++) q[r] = a->v[r] / b->v[r];
+            R[i].med = median(q, (int)rounds);
+            R[i].ok = 1;
+        }
+        free(q);
+    }
+
+    /* ---- table */
+    printf("\n%-34s %10s %10s %10s %6s %12s\n", "metric", "median", "min", "max", "unit", "iters/meas");
+    for (i = 0; i < NM; i++) {
+        metric *m = &M[i];
+        if (!m->fn) {
+            if (!m->diag) printf("%-34s %10s\n", m->name, "n/a");
+            continue;
+        }
+        printf("%-34s %10.2f %10.2f %10.2f %6s %12ld\n", m->name, m->med, m->min, m->max,
+               m->kind == GBPS ? "GB/s" : "ns", m->iters);
+    }
+    printf("\n%-44s %10s   (median of per-round ratios)\n", "ratio", "value");
+    for (i = 0; i < NR; i++)
+        if (R[i].ok) printf("%-44s %10.3f\n", R[i].name, R[i].med);
+        else if (strncmp(R[i].name, "diag.", 5)) printf("%-44s %10s\n", R[i].name, "n/a");
+    printf("\n%-52s %10s %8s  %s\n", "target", "ratio", "limit", "status");
+    for (i = 0; i < NT; i++) {
+        ratio *q = find_ratio(T[i].ratio);
+        if (!q) { printf("%-52s %10s %8.2f  n/a\n", T[i].what, "n/a", T[i].limit); continue; }
+        printf("%-52s %10.3f %8.2f  %s\n", T[i].what, q->med, T[i].limit,
+               (T[i].at_most ? q->med <= T[i].limit : q->med >= T[i].limit) ? "MET" : "NOT MET");
+    }
+    printf("\n");
+
+    /* ---- machine-readable lines */
+    for (i = 0; i < NM; i++)
+        if (M[i].fn) printf("BENCH %s %.3f\n", M[i].name, M[i].med);
+    for (i = 0; i < NR; i++)
+        if (R[i].ok) printf("BENCH %s %.4f\n", R[i].name, R[i].med);
+
+    bench_asm_teardown();
+    bench_fullwipe_teardown();
+    bench_ucontext_teardown();
+    if (find("switch_rt_ns.fcontext")) bench_fcontext_teardown();
+    if (find("diag.switch_rt_ns.asm_savefpu")) bench_savefpu_teardown();
+#define VTEAR(v, name) if (find(name)) bench_asmvar_teardown_##v();
+    VTEAR(nofp, "diag.switch_rt_ns.asmcopy_nofp")
+    VTEAR(x87, "diag.switch_rt_ns.asmcopy_x87cw")
+    VTEAR(mxcsr, "diag.switch_rt_ns.asmcopy_mxcsr")
+    VTEAR(both, "diag.switch_rt_ns.asmcopy_both")
+    free(wipe_buf);
+    return 0;
+}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# bench/run.sh - build and run the hsafe benchmark (`make bench` runs this).
+#
+#   bench/run.sh                    gcc, -O2 -DNDEBUG
+#   CC=clang bench/run.sh           another compiler
+#
+# Environment:
+#   CC              compiler (default gcc)
+#   BENCH_CFLAGS    extra compiler flags (after -O2 -DNDEBUG)
+#   BENCH_OUT       build directory (default $HSAFE_BUILD/bench/<compiler>,
+#                   HSAFE_BUILD defaulting to _build in the repository, which
+#                   is git-ignored and removed by `make clean`)
+#   BENCH_CPU       CPU to pin to (default: the idlest CPU over 0.3 s);
+#                   BENCH_CPU=none runs unpinned
+#   BENCH_ROUNDS    rounds (default 41)
+#   BENCH_TARGET_MS milliseconds per measurement (default 10)
+#   BENCH_FPU_SPLIT=1  also build the bench-only copies of the asm switch
+#                   that save only one of the FP control words (diag lines)
+#
+# Prints a table and one `BENCH <metric> <value>` line per metric; see
+# bench/README.md. Exits 0 when the benchmark built and ran, non-zero when
+# a required part failed to build or a correctness check in the benchmark
+# failed. Missing optional parts (libboost_context; the x86_64 diagnostic
+# variants) only drop their lines.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+CC=${CC:-gcc}
+ccname=$(basename "$(printf '%s' "$CC" | cut -d' ' -f1)")
+out=${BENCH_OUT:-${HSAFE_BUILD:-$root/_build}/bench/$ccname}
+mkdir -p "$out"
+
+CFLAGS="-O2 -DNDEBUG -std=gnu11 -Wall -Wextra -Wno-unused-function ${BENCH_CFLAGS:-}"
+
+echo "bench: building with $CC $CFLAGS in $out"
+
+# compile SRC OBJ [FLAGS...]: runs in the background, records failures
+compile() {
+    src=$1 obj=$2
+    shift 2
+    ( $CC $CFLAGS "$@" -c "$here/$src" -o "$out/$obj" 2>"$out/$obj.log" \
+        || { cat "$out/$obj.log" >&2; touch "$out/$obj.failed"; } ) &
+}
+
+rm -f "$out"/*.o "$out"/*.failed "$out/bench"
+compile work.c        work.o
+compile driver.c      driver.o
+compile be_asm.c      be_asm.o
+compile be_fullwipe.c be_fullwipe.o
+compile be_wipevol.c  be_wipevol.o
+compile be_ucontext.c be_ucontext.o
+compile be_fcontext.c be_fcontext.o
+compile boost_raw.c   boost_raw.o
+compile be_savefpu.c  be_savefpu.o
+compile be_internals.c be_internals.o
+variants=""
+case $($CC -dumpmachine 2>/dev/null) in
+x86_64*) [ "${BENCH_FPU_SPLIT:-0}" = 1 ] && variants="nofp x87 mxcsr both" ;;
+esac
+for v in $variants; do
+    compile be_asmvar.c "be_asmvar_$v.o" -DBENCH_VARIANT=$v
+done
+wait
+
+for o in work driver be_asm be_fullwipe be_wipevol be_ucontext; do
+    if [ -e "$out/$o.o.failed" ]; then
+        echo "bench: FAILED to compile bench/$o.c (see above)" >&2
+        exit 1
+    fi
+done
+
+objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o"
+libs=""
+# fcontext backend and the raw Boost reference need libboost_context
+printf '%s\n' 'extern void jump_fcontext(void);' \
+    'int main(void) { void (*volatile p)(void) = jump_fcontext; return p == 0; }' \
+    >"$out/boost_probe.c"
+if [ ! -e "$out/be_fcontext.o.failed" ] && [ ! -e "$out/boost_raw.o.failed" ] &&
+   $CC -o "$out/boost_probe" "$out/boost_probe.c" -lboost_context >/dev/null 2>&1; then
+    objs="$objs $out/be_fcontext.o $out/boost_raw.o"
+    libs="-lboost_context"
+else
+    echo "bench: libboost_context not usable: switch_rt_ns.fcontext and .boost_raw are skipped" >&2
+fi
+rm -f "$out/boost_probe" "$out/boost_probe.c"
+for o in be_internals be_savefpu $(for v in $variants; do echo "be_asmvar_$v"; done); do
+    if [ -e "$out/$o.o.failed" ]; then
+        echo "bench: optional bench/$o did not compile; its diag lines are left out" >&2
+    elif [ -e "$out/$o.o" ]; then
+        objs="$objs $out/$o.o"
+    fi
+done
+
+# shellcheck disable=SC2086
+$CC -o "$out/bench" $objs $libs
+
+# Pin to one CPU: the one that was idlest over the last 0.3 s (another
+# process may be keeping the other one busy).
+cpu=${BENCH_CPU:-}
+if [ -z "$cpu" ] && command -v taskset >/dev/null 2>&1 && [ -r /proc/stat ]; then
+    a=$(grep '^cpu[0-9]' /proc/stat)
+    sleep 0.3
+    b=$(grep '^cpu[0-9]' /proc/stat)
+    cpu=$(printf '%s\n%s\n' "$a" "$b" | awk '
+        { id = substr($1, 4); idle = $5 + $6
+          if (id in first) { d = idle - first[id]; if (best == "" || d > bestd) { best = id; bestd = d } }
+          else first[id] = idle }
+        END { print best }')
+fi
+run=""
+if [ -n "$cpu" ] && [ "$cpu" != none ] && command -v taskset >/dev/null 2>&1; then
+    run="taskset -c $cpu"
+    echo "bench: pinned to CPU $cpu"
+else
+    echo "bench: not pinned"
+fi
+
+$run "$out/bench"

@@ -19,6 +19,7 @@ static int br_check(hsafe_pool *pool, const char *name)
     hsafe_run_info info;
     hsafe_stack *s;
     size_t i, used = 0;
+    (void)used;                 /* unused with HSAFE_BENCH_FULL_WIPE */
     int rc;
     for (i = 0; i < 64; i++) {
         rc = hsafe_run_ex(pool, bench_use1k, (void *)(uintptr_t)(i + 1), 0, &info);

@@ -40,7 +40,8 @@ compile() {
     src=$1 obj=$2
     shift 2
     ( $CC $CFLAGS "$@" -c "$here/$src" -o "$out/$obj" 2>"$out/$obj.log" \
-        || { cat "$out/$obj.log" >&2; touch "$out/$obj.failed"; } ) &
+        || touch "$out/$obj.failed"
+      cat "$out/$obj.log" >&2 ) &
 }
 
 rm -f "$out"/*.o "$out"/*.failed "$out/bench"

@@ -1002,6 +1002,10 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     nz = from + hsafe__zero_prefix(from, (size_t)(top - from));
     while (nz < top && *nz == 0) nz++;
 #if !defined(HSAFE_TEST_NO_WIPE)
+    /* The scan just loaded the run's bytes into registers: clear them
+     * before anything can spill them (the wipe's first, lazily bound call
+     * saves every register on the native stack). */
+    hsafe__cpu_clear_scratch();
     if (nz < top) hsafe_wipe(nz, (size_t)(top - nz));
 #endif
     s->last_used = (size_t)(top - nz);

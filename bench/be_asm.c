@@ -18,6 +18,7 @@
 #define BR_TEARDOWN be_asm_run_teardown
 #define BR_RUN_S64K bench_run_S64K
 #define BR_RUN_S1M  bench_run_S1M
+#define BR_RUN_S1M_DEEP bench_run_S1M_after_deep
 #include "be_run.h"
 
 /* ---- spawn_ns.asm: init + first resume + run to completion + fini, on

@@ -1,7 +1,9 @@
 /* be_run.h - the sanitized-run benchmark, instantiated by be_asm.c (the
  * real scheme) and be_fullwipe.c (-DHSAFE_BENCH_FULL_WIPE). Include after
  * hsafe.h, with these names defined:
- *   BR_CONFIG, BR_SETUP, BR_TEARDOWN, BR_RUN_S64K, BR_RUN_S1M
+ *   BR_CONFIG, BR_SETUP, BR_TEARDOWN, BR_RUN_S64K, BR_RUN_S1M, and
+ *   optionally BR_RUN_S1M_DEEP (diagnostic: a third pool whose 1 MiB stack
+ *   once ran 960 KiB deep)
  * Two pools of one stack each (64 KiB and 1 MiB); every run reuses the same
  * stack, so what is timed is the steady state: acquire, switch in, call
  * bench_use1k (1 KiB of stack), switch out, clear registers, wipe, release.
@@ -96,10 +98,27 @@ static int br_pool(hsafe_pool *pool, size_t size, const char *name)
     return 0;
 }
 
+#if defined(BR_RUN_S1M_DEEP)
+/* Diagnostic: a 1 MiB stack that once ran bench_use_deep (960 KiB). Its
+ * pages stay resident, so every later release scans from there. */
+static hsafe_pool br_pool_deep;
+static int br_deep_setup(void)
+{
+    if (br_init(&br_pool_deep, 1024 * 1024, BR_NAME ".S1M.after_deep")) return -1;
+    if (hsafe_run(&br_pool_deep, bench_use_deep, (void *)1, NULL)) return -1;
+    for (long i = 0; i < 64; i++)
+        if (hsafe_run(&br_pool_deep, bench_use1k, (void *)(uintptr_t)i, NULL)) return -1;
+    return 0;
+}
+#endif
+
 int BR_SETUP(void)
 {
     if (br_pool(&br_pool_s64k, 64 * 1024, BR_NAME ".S64K")) return -1;
     if (br_pool(&br_pool_s1m, 1024 * 1024, BR_NAME ".S1M")) return -1;
+#if defined(BR_RUN_S1M_DEEP)
+    if (br_deep_setup()) return -1;
+#endif
     return 0;
 }
 
@@ -107,6 +126,9 @@ void BR_TEARDOWN(void)
 {
     hsafe_pool_destroy(&br_pool_s64k);
     hsafe_pool_destroy(&br_pool_s1m);
+#if defined(BR_RUN_S1M_DEEP)
+    hsafe_pool_destroy(&br_pool_deep);
+#endif
 }
 
 static uint64_t br_run(hsafe_pool *pool, long iters)
@@ -124,3 +146,6 @@ static uint64_t br_run(hsafe_pool *pool, long iters)
 
 uint64_t BR_RUN_S64K(long iters) { return br_run(&br_pool_s64k, iters); }
 uint64_t BR_RUN_S1M(long iters) { return br_run(&br_pool_s1m, iters); }
+#if defined(BR_RUN_S1M_DEEP)
+uint64_t BR_RUN_S1M_DEEP(long iters) { return br_run(&br_pool_deep, iters); }
+#endif

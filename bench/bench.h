@@ -20,6 +20,7 @@
 #define BENCH_WIPE_BYTES (64 * BENCH_KIB)   /* wipe_gbps.* buffer */
 #define BENCH_USE_BYTES  (1 * BENCH_KIB)    /* stack the U1K function writes */
 #define BENCH_SPAWN_STACK (64 * BENCH_KIB)
+#define BENCH_DEEP_BYTES (960 * BENCH_KIB)  /* one deep run, then U1K runs */
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -36,6 +37,7 @@ extern volatile uintptr_t bench_sink;
 /* work.c: the workloads (no hsafe inside); their reference loops
  * (call_rt_ns.noinline, call_ns.U1K) are in driver.c. */
 uintptr_t bench_use1k(void *arg);                 /* writes 1 KiB of stack */
+uintptr_t bench_use_deep(void *arg);              /* writes 960 KiB of stack */
 uintptr_t bench_noinline_call(uintptr_t x);       /* an empty call */
 uint64_t bench_wipe_memset(void *buf, size_t len, long iters);
 
@@ -47,6 +49,7 @@ uint64_t bench_rt_asm(long iters);
 uint64_t bench_spawn_asm(long iters);
 uint64_t bench_run_S64K(long iters);
 uint64_t bench_run_S1M(long iters);
+uint64_t bench_run_S1M_after_deep(long iters);   /* diagnostic */
 uint64_t bench_wipe_explicit(void *buf, size_t len, long iters);
 
 /* be_fullwipe.c: asm backend, -DHSAFE_BENCH_FULL_WIPE. */

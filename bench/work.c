@@ -21,6 +21,17 @@ __attribute__((noinline)) uintptr_t bench_use1k(void *arg)
     return buf[x & (sizeof buf - 1)];
 }
 
+/* Writes BENCH_DEEP_BYTES (960 KiB) of stack the same way: run once on a
+ * 1 MiB pooled stack, it leaves that stack's pages resident for good. */
+__attribute__((noinline)) uintptr_t bench_use_deep(void *arg)
+{
+    unsigned char buf[BENCH_DEEP_BYTES];
+    uintptr_t x = (uintptr_t)arg;
+    memset(buf, (int)((x & 0x7f) | 0x80), sizeof buf);
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+    return buf[x & 1023];
+}
+
 /* An empty non-inlined call with a value each way (call_rt_ns.noinline). */
 __attribute__((noinline)) uintptr_t bench_noinline_call(uintptr_t x)
 {

@@ -455,7 +455,10 @@ typedef struct hsafe_cleanup {
 
 /* Inside a run: register fn(arg) to run if the run panics, or when it
  * returns with the handler still registered. Handlers run newest first.
- * Outside a run it is misuse and aborts. */
+ * Outside a run it is misuse and aborts. A record still registered when
+ * the run's function returns must outlive that function (static, heap, or
+ * the caller's stack passed in through arg); one left in a frame on the
+ * run's stack is misuse and aborts: pop it before returning. */
 HSAFE_API void hsafe_cleanup_push(hsafe_cleanup *c, void (*fn)(void *), void *arg);
 
 /* Unregister the newest handler, which must be c; run it if execute != 0.
@@ -1120,9 +1123,18 @@ static void hsafe__run_cleanups(hsafe__run *r)
 static uintptr_t hsafe__run_main(hsafe_coro *co, uintptr_t first)
 {
     hsafe__run *r = (hsafe__run *)hsafe_coro_user(co);
+    hsafe_cleanup *c;
     uintptr_t v;
     (void)first;
     v = r->fn(r->arg);
+    /* Records still registered must have outlived fn: one on this stack was
+     * in a frame of fn's that has ended (the compiler may not even have
+     * stored it), so running it would call garbage. */
+    for (c = r->cleanups; c; c = c->next)
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size)
+            hsafe__misuse("a cleanup handler was still registered when the run's function "
+                          "returned, and its record was in a frame that has ended: pop it "
+                          "before returning");
     hsafe__run_cleanups(r);
     return v;
 }
@@ -1148,14 +1160,16 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     r.info = info;
     r.flags = flags;
     r.status = HSAFE_OK;
+    /* A caught abort leaves its signal handler by switching stacks, so
+     * the mask it ran with must be restored afterwards. Both before
+     * hsafe_coro_init: the ucontext backend gives the run the signal mask
+     * current at init (swapcontext switches masks). */
+    if (flags & HSAFE_RUN_CATCH_ABORT) hsafe__os_catch_abort(&saved);
+    if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_block_signals(&saved);
     hsafe_coro_init(&r.co, r.stack->lo, r.stack->size, hsafe__run_main, &r);
     r.prev = hsafe__tls_run;
     hsafe__tls_run = &r;
     hsafe__os_enter_stack(&active, r.stack);
-    /* A caught abort leaves its signal handler by switching stacks, so
-     * the mask it ran with must be restored afterwards. */
-    if (flags & HSAFE_RUN_CATCH_ABORT) hsafe__os_catch_abort(&saved);
-    if (flags & HSAFE_RUN_BLOCK_SIGNALS) hsafe__os_block_signals(&saved);
     hsafe__resume_clear(&r.co, &v);
     if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
     hsafe__os_leave_stack(&active);

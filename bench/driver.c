@@ -6,9 +6,10 @@
  * the median of the per-round ratios, so both sides of a ratio were
  * measured seconds apart under the same machine conditions.
  *
- * Each measurement runs a calibrated number of iterations that takes about
- * BENCH_TARGET_MS milliseconds (default 10); BENCH_ROUNDS rounds (default
- * 51). Metrics that are compared with each other form a group and are
+ * A measurement is the fastest of BENCH_REPS (default 3) repetitions of a
+ * calibrated number of iterations, about BENCH_TARGET_MS milliseconds
+ * (default 10) in all, so a time slice lost to another process spoils one
+ * repetition rather than the round; BENCH_ROUNDS rounds (default 51). Metrics that are compared with each other form a group and are
  * measured one right after the other. Output: a human-readable table, then one `BENCH <metric> <value>`
  * line per metric. Extra `BENCH diag.*` lines are diagnostics, not targets.
  */
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include "bench.h"
 
 /* Optional parts: run.sh leaves out what cannot be built or linked here
@@ -155,15 +157,21 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+/* The q-quantile (0..1) of v[0..n), linear between neighbours. */
+static double quantile(const double *v, int n, double q)
 {
-    double *s = malloc(sizeof *s * (size_t)n), r;
+    double *s = malloc(sizeof *s * (size_t)n), x, r;
+    int i;
     memcpy(s, v, sizeof *s * (size_t)n);
     qsort(s, (size_t)n, sizeof *s, cmp_d);
-    r = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    x = q * (n - 1);
+    i = (int)x;
+    r = i + 1 < n ? s[i] + (x - i) * (s[i + 1] - s[i]) : s[i];
     free(s);
     return r;
 }
+
+static double median(const double *v, int n) { return quantile(v, n, 0.5); }
 
 static double value(const metric *m, long iters, uint64_t ns)
 {
@@ -202,26 +210,26 @@ static long calibrate(metric *m, double target_ns)
 /* A ratio metric: the median over rounds of a[r] / b[r]. */
 typedef struct ratio {
     const char *name, *a, *b;
-    double med;
+    double med, p25, p75;
     int ok;
 } ratio;
 
 static ratio R[] = {
-    { "switch_ratio.asm_vs_boost_raw",      "switch_rt_ns.asm",      "switch_rt_ns.boost_raw", 0, 0 },
-    { "switch_ratio.ucontext_vs_boost_raw", "switch_rt_ns.ucontext", "switch_rt_ns.boost_raw", 0, 0 },
-    { "run_ratio.S64K",     "run_ns.S64K.U1K",    "fullwipe_run_ns.S64K.U1K", 0, 0 },
-    { "run_ratio.S1M",      "run_ns.S1M.U1K",     "fullwipe_run_ns.S1M.U1K",  0, 0 },
-    { "wipe_ratio.explicit", "wipe_gbps.explicit", "wipe_gbps.memset",        0, 0 },
-    { "wipe_ratio.volatile", "wipe_gbps.volatile", "wipe_gbps.memset",        0, 0 },
-    { "diag.run_ratio.S1M.after_deep", "diag.run_ns.S1M.U1K.after_deep", "fullwipe_run_ns.S1M.U1K", 0, 0 },
-    { "diag.scan_ratio.zero_prefix_vs_explicit",    "diag.scan_gbps.zero_prefix",     "wipe_gbps.explicit", 0, 0 },
-    { "diag.switch_ratio.fcontext_vs_boost_raw",    "switch_rt_ns.fcontext",          "switch_rt_ns.boost_raw", 0, 0 },
-    { "diag.switch_ratio.asm_savefpu_vs_boost_raw", "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.boost_raw", 0, 0 },
-    { "diag.switch_ratio.asm_savefpu_vs_asm",       "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.asm", 0, 0 },
-    { "diag.switch_ratio.asmcopy_nofp_vs_asm",      "diag.switch_rt_ns.asmcopy_nofp", "switch_rt_ns.asm", 0, 0 },
-    { "diag.switch_ratio.asmcopy_x87cw_vs_asm",     "diag.switch_rt_ns.asmcopy_x87cw", "switch_rt_ns.asm", 0, 0 },
-    { "diag.switch_ratio.asmcopy_mxcsr_vs_asm",     "diag.switch_rt_ns.asmcopy_mxcsr", "switch_rt_ns.asm", 0, 0 },
-    { "diag.switch_ratio.asmcopy_both_vs_asm",      "diag.switch_rt_ns.asmcopy_both", "switch_rt_ns.asm", 0, 0 },
+    { "switch_ratio.asm_vs_boost_raw",      "switch_rt_ns.asm",      "switch_rt_ns.boost_raw", 0, 0, 0, 0 },
+    { "switch_ratio.ucontext_vs_boost_raw", "switch_rt_ns.ucontext", "switch_rt_ns.boost_raw", 0, 0, 0, 0 },
+    { "run_ratio.S64K",     "run_ns.S64K.U1K",    "fullwipe_run_ns.S64K.U1K", 0, 0, 0, 0 },
+    { "run_ratio.S1M",      "run_ns.S1M.U1K",     "fullwipe_run_ns.S1M.U1K",  0, 0, 0, 0 },
+    { "wipe_ratio.explicit", "wipe_gbps.explicit", "wipe_gbps.memset", 0, 0, 0, 0 },
+    { "wipe_ratio.volatile", "wipe_gbps.volatile", "wipe_gbps.memset", 0, 0, 0, 0 },
+    { "diag.run_ratio.S1M.after_deep", "diag.run_ns.S1M.U1K.after_deep", "fullwipe_run_ns.S1M.U1K", 0, 0, 0, 0 },
+    { "diag.scan_ratio.zero_prefix_vs_explicit",    "diag.scan_gbps.zero_prefix",     "wipe_gbps.explicit", 0, 0, 0, 0 },
+    { "diag.switch_ratio.fcontext_vs_boost_raw",    "switch_rt_ns.fcontext",          "switch_rt_ns.boost_raw", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asm_savefpu_vs_boost_raw", "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.boost_raw", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asm_savefpu_vs_asm",       "diag.switch_rt_ns.asm_savefpu",  "switch_rt_ns.asm", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asmcopy_nofp_vs_asm",      "diag.switch_rt_ns.asmcopy_nofp", "switch_rt_ns.asm", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asmcopy_x87cw_vs_asm",     "diag.switch_rt_ns.asmcopy_x87cw", "switch_rt_ns.asm", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asmcopy_mxcsr_vs_asm",     "diag.switch_rt_ns.asmcopy_mxcsr", "switch_rt_ns.asm", 0, 0, 0, 0 },
+    { "diag.switch_ratio.asmcopy_both_vs_asm",      "diag.switch_rt_ns.asmcopy_both", "switch_rt_ns.asm", 0, 0, 0, 0 },
 };
 #define NR ((int)(sizeof R / sizeof R[0]))
 
@@ -248,6 +256,20 @@ static const target T[] = {
 };
 #define NT ((int)(sizeof T / sizeof T[0]))
 
+/* The 1-minute load average, for the header: figures taken while other
+ * processes compete for the CPUs are slower and noisier. */
+static const char *loadavg(void)
+{
+    static char buf[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    buf[0] = 0;
+    if (f) {
+        if (fscanf(f, "%63s", buf) != 1) buf[0] = 0;
+        fclose(f);
+    }
+    return buf[0] ? buf : "?";
+}
+
 static long env_long(const char *name, long def, long lo, long hi)
 {
     const char *s = getenv(name);
@@ -260,6 +282,7 @@ static long env_long(const char *name, long def, long lo, long hi)
 int main(void)
 {
     long rounds = env_long("BENCH_ROUNDS", 51, 1, 100000);
+    long reps = env_long("BENCH_REPS", 3, 1, 100);
     double target_ns = 1e6 * (double)env_long("BENCH_TARGET_MS", 10, 1, 10000);
     struct utsname un;
     cpu_set_t cpus;
@@ -274,8 +297,9 @@ int main(void)
     printf("# compiler %s\n", __VERSION__);
     if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) cpu_n = CPU_COUNT(&cpus);
     printf("# cpus     %d allowed (run.sh pins to one with taskset when it can)\n", cpu_n);
-    printf("# rounds   %ld, ~%.0f ms per measurement, order rotates each round; median over rounds\n",
-           rounds, target_ns / 1e6);
+    printf("# rounds   %ld; a measurement = fastest of %ld repetitions, ~%.0f ms in all; "
+           "order rotates each round; median over rounds\n", rounds, reps, target_ns / 1e6);
+    printf("# load     %s at start (%d CPUs online)\n", loadavg(), (int)sysconf(_SC_NPROCESSORS_ONLN));
     printf("# asm      %s\n", bench_asm_config());
     printf("# fullwipe %s\n", bench_fullwipe_config());
     printf("# volatile %s\n", bench_wipevol_config());
@@ -304,7 +328,7 @@ int main(void)
     /* ---- calibrate */
     for (i = 0; i < NM; i++) {
         if (!M[i].fn) continue;
-        M[i].iters = calibrate(&M[i], target_ns);
+        M[i].iters = calibrate(&M[i], target_ns / (double)reps);
         M[i].v = calloc((size_t)rounds, sizeof(double));
     }
 
@@ -318,7 +342,10 @@ int main(void)
                 if (M[i].group == grp && M[i].fn) idx[n++] = i;
             for (int k = 0; k < n; k++) {
                 metric *m = &M[idx[(k + r) % n]];
-                m->v[r] = value(m, m->iters, m->fn(m->iters));
+                uint64_t t = m->fn(m->iters), u;
+                for (long k2 = 1; k2 < reps; k2++)
+                    if ((u = m->fn(m->iters)) < t) t = u;
+                m->v[r] = value(m, m->iters, t);
             }
         }
 
@@ -340,13 +367,17 @@ int main(void)
             if (!a || !b) continue;
             for (r = 0; r < rounds; r++) q[r] = a->v[r] / b->v[r];
             R[i].med = median(q, (int)rounds);
+            R[i].p25 = quantile(q, (int)rounds, 0.25);
+            R[i].p75 = quantile(q, (int)rounds, 0.75);
             R[i].ok = 1;
         }
         free(q);
     }
 
+    printf("# load     %s at end\n", loadavg());
+
     /* ---- table */
-    printf("\n%-34s %10s %10s %10s %6s %12s\n", "metric", "median", "min", "max", "unit", "iters/meas");
+    printf("\n%-34s %10s %10s %10s %6s %12s\n", "metric", "median", "min", "max", "unit", "iters/rep");
     for (i = 0; i < NM; i++) {
         metric *m = &M[i];
         if (!m->fn) {
@@ -356,11 +387,12 @@ int main(void)
         printf("%-34s %10.2f %10.2f %10.2f %6s %12ld\n", m->name, m->med, m->min, m->max,
                m->kind == GBPS ? "GB/s" : "ns", m->iters);
     }
-    printf("\n%-44s %10s   (median of per-round ratios)\n", "ratio", "value");
+    printf("\n%-44s %10s %8s %8s   (median and quartiles of the per-round ratios)\n",
+           "ratio", "median", "p25", "p75");
     for (i = 0; i < NR; i++)
-        if (R[i].ok) printf("%-44s %10.3f\n", R[i].name, R[i].med);
+        if (R[i].ok) printf("%-44s %10.3f %8.3f %8.3f\n", R[i].name, R[i].med, R[i].p25, R[i].p75);
         else if (strncmp(R[i].name, "diag.", 5)) printf("%-44s %10s\n", R[i].name, "n/a");
-    printf("\n%-52s %10s %8s  %s\n", "target", "ratio", "limit", "status");
+    printf("\n%-52s %10s %8s  %s\n", "target", "ratio", "limit", "status (on the median)");
     for (i = 0; i < NT; i++) {
         ratio *q = find_ratio(T[i].ratio);
         if (!q) { printf("%-52s %10s %8.2f  n/a\n", T[i].what, "n/a", T[i].limit); continue; }

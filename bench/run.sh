@@ -99,15 +99,23 @@ $CC -o "$out/bench" $objs $libs
 # Pin to one CPU: the one that was idlest over the last 0.3 s (another
 # process may be keeping the other one busy).
 cpu=${BENCH_CPU:-}
-if [ -z "$cpu" ] && command -v taskset >/dev/null 2>&1 && [ -r /proc/stat ]; then
+if [ -r /proc/stat ]; then
     a=$(grep '^cpu[0-9]' /proc/stat)
     sleep 0.3
     b=$(grep '^cpu[0-9]' /proc/stat)
-    cpu=$(printf '%s\n%s\n' "$a" "$b" | awk '
-        { id = substr($1, 4); idle = $5 + $6
-          if (id in first) { d = idle - first[id]; if (best == "" || d > bestd) { best = id; bestd = d } }
-          else first[id] = idle }
-        END { print best }')
+    # "<idlest cpu> <cpu:idle% ...>" over the 0.3 s
+    idle=$(printf '%s\n%s\n' "$a" "$b" | awk '
+        { id = substr($1, 4); idle = $5 + $6; tot = 0
+          for (i = 2; i <= NF; i++) tot += $i
+          if (id in fi) {
+              di = idle - fi[id]; dt = tot - ft[id]
+              pct = dt > 0 ? int(100 * di / dt) : 0
+              list = list " cpu" id ":" pct "%"
+              if (best == "" || di > bestd) { best = id; bestd = di }
+          } else { fi[id] = idle; ft[id] = tot } }
+        END { print best list }')
+    echo "bench: idle over the last 0.3 s:${idle#* }"
+    if [ -z "$cpu" ]; then cpu=${idle%% *}; fi
 fi
 run=""
 if [ -n "$cpu" ] && [ "$cpu" != none ] && command -v taskset >/dev/null 2>&1; then

@@ -1,17 +1,19 @@
 /* driver.c - the hsafe benchmark driver (run by bench/run.sh, `make bench`).
  *
- * All figures come from this one process: every metric is measured once per
- * round, the order of the metrics rotates from round to round, and a metric
- * is reported as the median over rounds (and the min and max). Ratios are
- * the median of the per-round ratios, so both sides of a ratio were
- * measured seconds apart under the same machine conditions.
+ * All figures come from this one process. Every metric is measured once per
+ * round; metrics that are compared with each other form a group and are
+ * measured one right after the other; the order of the groups, and of the
+ * metrics in a group, rotates from round to round. A metric is reported as
+ * the median over rounds (with min and max), a ratio as the median (with
+ * quartiles) of the per-round ratios, so both sides of every ratio were
+ * measured within tens of milliseconds of each other.
  *
  * A measurement is the fastest of BENCH_REPS (default 3) repetitions of a
  * calibrated number of iterations, about BENCH_TARGET_MS milliseconds
  * (default 10) in all, so a time slice lost to another process spoils one
- * repetition rather than the round; BENCH_ROUNDS rounds (default 51). Metrics that are compared with each other form a group and are
- * measured one right after the other. Output: a human-readable table, then one `BENCH <metric> <value>`
- * line per metric. Extra `BENCH diag.*` lines are diagnostics, not targets.
+ * repetition rather than the round. BENCH_ROUNDS rounds (default 51).
+ * Output: a human-readable table, then one `BENCH <metric> <value>` line per
+ * metric. `BENCH diag.*` lines are diagnostics, not targets.
  */
 #define _GNU_SOURCE 1
 #include <sched.h>

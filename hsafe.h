@@ -986,6 +986,8 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
     return HSAFE_OK;
 }
 
+static void hsafe__inplace_scrub(size_t n);
+
 /* Make every byte of s zero again; record how deep it was used. */
 static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
 {
@@ -1009,6 +1011,9 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
      * before anything can spill them (the wipe's first, lazily bound call
      * saves every register on the native stack). */
     hsafe__cpu_clear_scratch();
+    /* Unoptimised builds also keep the scan's vectors in its frame (gcc
+     * -O0: in the red zone below hsafe__stack_clean): zero that too. */
+    hsafe__inplace_scrub(512);
     if (nz < top) hsafe_wipe(nz, (size_t)(top - nz));
 #endif
     s->last_used = (size_t)(top - nz);

@@ -1,0 +1,182 @@
+/* test_overflow: running off a pooled stack is caught by its guard page.
+ *
+ * Proves, each case in a child process:
+ *   - a sanitized run that recurses without bound dies by SIGSEGV (not
+ *     silent corruption), and stderr says "hsafe: stack overflow" with the
+ *     stack's size in bytes (64 KiB; and 102400 for a 100000-byte request,
+ *     the size after rounding to pages) and "guard page";
+ *   - the same inside a run nested in another run (the message names the
+ *     inner, smaller stack), and with HSAFE_RUN_BLOCK_SIGNALS (faults are
+ *     never blocked);
+ *   - a coroutine outside any run that overflows its pooled stack just dies
+ *     by SIGSEGV, without the run diagnostic: hsafe's handler only speaks
+ *     for runs. Checked both before any run (no handler installed yet) and
+ *     after one (the handler passes the fault on);
+ *   - a SIGSEGV that is not an overflow of a run is passed on to the
+ *     handler the program had installed before hsafe's.
+ * Skipped on Windows (no fork, no SIGSEGV).
+ */
+#define HSAFE_IMPLEMENTATION
+#include "hsafe.h"
+#include "testutil.h"
+
+#if defined(_WIN32)
+int main(void)
+{
+    T_BEGIN("test_overflow");
+    T_SKIP("needs fork() and SIGSEGV");
+}
+#else
+#include <sys/resource.h>
+
+static volatile unsigned long depth_limit = ~0ul;
+
+/* Recurse until something stops us; each frame keeps 256 bytes. */
+__attribute__((noinline)) static unsigned long recurse(unsigned long d)
+{
+    volatile unsigned char buf[256];
+    unsigned k;
+    for (k = 0; k < sizeof buf; k++) buf[k] = (unsigned char)(d + k);
+    if (d >= depth_limit) return buf[0];
+    return recurse(d + 1) + buf[255];
+}
+
+static uintptr_t run_forever(void *arg)
+{
+    (void)arg;
+    return (uintptr_t)recurse(0);
+}
+
+static void pool_of(hsafe_pool *p, size_t stack_size)
+{
+    hsafe_pool_config c;
+    memset(&c, 0, sizeof c);
+    c.stack_size = stack_size;
+    c.capacity = 2;
+    if (hsafe_pool_init(p, &c) != HSAFE_OK) { fprintf(stderr, "pool_init failed\n"); _exit(3); }
+}
+
+static void overflow_in_run(void *arg)
+{
+    hsafe_pool p;
+    pool_of(&p, (size_t)(uintptr_t)arg);
+    hsafe_run(&p, run_forever, NULL, NULL);
+    fprintf(stderr, "survived\n");
+}
+
+static void overflow_blocked(void *arg)
+{
+    hsafe_pool p;
+    (void)arg;
+    pool_of(&p, 65536);
+    hsafe_run_ex(&p, run_forever, NULL, HSAFE_RUN_BLOCK_SIGNALS, NULL);
+    fprintf(stderr, "survived\n");
+}
+
+static hsafe_pool inner_pool;
+static uintptr_t run_inner(void *arg)
+{
+    (void)arg;
+    return (uintptr_t)hsafe_run(&inner_pool, run_forever, NULL, NULL);
+}
+
+static void overflow_nested(void *arg)
+{
+    hsafe_pool outer;
+    (void)arg;
+    pool_of(&outer, 65536);
+    pool_of(&inner_pool, 32768);
+    hsafe_run(&outer, run_inner, NULL, NULL);
+    fprintf(stderr, "survived\n");
+}
+
+static uintptr_t coro_forever(hsafe_coro *co, uintptr_t first)
+{
+    (void)co;
+    return (uintptr_t)recurse(first);
+}
+
+static uintptr_t nothing(void *arg) { (void)arg; return 0; }
+
+/* A coroutine (no run) on a guarded pooled stack; arg != NULL: do a run
+ * first, so hsafe's fault handler is installed. */
+static void overflow_in_coroutine(void *arg)
+{
+    hsafe_pool p;
+    hsafe_stack *s = NULL;
+    hsafe_coro co;
+    pool_of(&p, 65536);
+    if (arg) hsafe_run(&p, nothing, NULL, NULL);
+    if (hsafe_pool_acquire(&p, &s) != HSAFE_OK) _exit(3);
+    hsafe_coro_init(&co, hsafe_stack_base(s), hsafe_stack_size(s), coro_forever, NULL);
+    fprintf(stderr, "coroutine starts\n");
+    hsafe_coro_resume(&co, 0, NULL);
+    fprintf(stderr, "survived\n");
+}
+
+static void user_segv(int sig)
+{
+    static const char msg[] = "user handler called\n";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)sig;
+    (void)r;
+    _exit(42);
+}
+
+/* The program's own SIGSEGV handler, installed before hsafe's, still gets
+ * faults that are not an overflow of a run. */
+static void foreign_fault(void *arg)
+{
+    hsafe_pool p;
+    struct sigaction sa;
+    volatile unsigned char *bad;
+    (void)arg;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = user_segv;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    pool_of(&p, 65536);
+    hsafe_run(&p, nothing, NULL, NULL);      /* installs hsafe's handler */
+    bad = (volatile unsigned char *)mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if ((void *)bad == MAP_FAILED) _exit(3);
+    bad[0] = 1;
+    fprintf(stderr, "survived\n");
+}
+
+int main(void)
+{
+    struct rlimit no_core;
+    char buf[4096];
+    int code = 0, sig;
+    T_BEGIN("test_overflow");
+    no_core.rlim_cur = no_core.rlim_max = 0;
+    setrlimit(RLIMIT_CORE, &no_core);       /* the children crash on purpose */
+
+    CHECK_DIES(overflow_in_run, (void *)(uintptr_t)65536, SIGSEGV, "hsafe: stack overflow");
+    CHECK_DIES(overflow_in_run, (void *)(uintptr_t)65536, SIGSEGV, "65536-byte stack");
+    CHECK_DIES(overflow_in_run, (void *)(uintptr_t)65536, SIGSEGV, "guard page");
+    if (sysconf(_SC_PAGESIZE) == 4096)
+        CHECK_DIES(overflow_in_run, (void *)(uintptr_t)100000, SIGSEGV, "102400-byte stack");
+    CHECK_DIES(overflow_blocked, NULL, SIGSEGV, "hsafe: stack overflow");
+    CHECK_DIES(overflow_nested, NULL, SIGSEGV, "32768-byte stack");
+
+    /* coroutines outside runs: SIGSEGV, no run diagnostic */
+    sig = t_in_child(overflow_in_coroutine, NULL, buf, sizeof buf, &code);
+    CHECK_EQ(sig, SIGSEGV);
+    CHECK(strstr(buf, "coroutine starts") != NULL);
+    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
+    CHECK(strstr(buf, "survived") == NULL);
+    sig = t_in_child(overflow_in_coroutine, (void *)1, buf, sizeof buf, &code);
+    CHECK_EQ(sig, SIGSEGV);
+    CHECK(strstr(buf, "coroutine starts") != NULL);
+    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
+    CHECK(strstr(buf, "survived") == NULL);
+
+    /* other faults reach the program's own handler */
+    sig = t_in_child(foreign_fault, NULL, buf, sizeof buf, &code);
+    CHECK_EQ(sig, 0);
+    CHECK_EQ(code, 42);
+    CHECK(strstr(buf, "user handler called") != NULL);
+    T_END();
+}
+#endif

@@ -43,13 +43,14 @@
  * The program exits 1 if either is not so, 77 if it cannot tell where the
  * thread's stack ends, 2 on other errors.
  *
- * The search is not vacuous: built with -DHSAFE_TEST_NO_WIPE (a test-only
- * switch that turns off the wipe and the register clearing) the sanitized
- * run shows the key's copy on the pool stack too, and two more copies on
- * the thread's stack. Those come from registers that still held key bytes
- * after the switch back: the first lazily bound library call afterwards
- * saved them there (they disappear with LD_BIND_NOW=1). With hsafe's
- * register clearing on, nothing is left to save.
+ * The search is not blind: built with -DHSAFE_TEST_NO_WIPE (a test-only
+ * switch that turns off the wipe and the register clearing) the program
+ * finds copies of the key after the sanitized run too, on the pool stack
+ * and on the thread's stack, and fails. The ones on the thread's stack come
+ * from registers that still held key bytes after the run: the first lazily
+ * bound library call afterwards saved every register there (they go away
+ * with LD_BIND_NOW=1). With hsafe's register clearing on, nothing is left
+ * to save. tests/phases/80-examples.sh checks this control.
  *
  * What hsafe does NOT do here (more in docs/guide.md):
  *   - The caller hands the password over in a heap buffer. That buffer is

@@ -269,7 +269,7 @@ struct hsafe_coro {
  * The stack must stay valid until the coroutine finishes or is finalised.
  * co must not be a coroutine that is running.
  * Errors: HSAFE_EINVAL (NULL co, stack or fn; stack_size below
- * HSAFE_CORO_MIN_STACK). */
+ * HSAFE_CORO_MIN_STACK, or running past the end of the address space). */
 HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user);
 
@@ -826,7 +826,8 @@ static void hsafe__coro_main(uintptr_t first, void *arg)
 HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user)
 {
-    if (!co || !stack || !fn || stack_size < HSAFE_CORO_MIN_STACK) return HSAFE_EINVAL;
+    if (!co || !stack || !fn || stack_size < HSAFE_CORO_MIN_STACK ||
+        stack_size > UINTPTR_MAX - (uintptr_t)stack) return HSAFE_EINVAL;
     memset(co, 0, sizeof *co);
     co->fn = fn;
     co->user = user;

@@ -11,9 +11,10 @@
  *     alone; resuming a running one gives HSAFE_ESTATE, both from inside
  *     itself and from a coroutine it resumed (A -> B -> resume A);
  *     NULL or never-initialised gives HSAFE_EINVAL;
- *   - hsafe_coro_init refuses NULL co/stack/fn and stacks below
- *     HSAFE_CORO_MIN_STACK (HSAFE_EINVAL) and accepts exactly the minimum,
- *     on a stack of any alignment;
+ *   - hsafe_coro_init refuses NULL co/stack/fn, stacks below
+ *     HSAFE_CORO_MIN_STACK and sizes that run past the end of the address
+ *     space (HSAFE_EINVAL, writing nothing) and accepts exactly the
+ *     minimum, on a stack of any alignment;
  *   - hsafe_coro_fini: NULL -> EINVAL, running -> ESTATE (from inside),
  *     suspended or finished -> OK and DEAD, twice -> OK; a coroutine can be
  *     initialised again after it finished, and the same stack can carry a
@@ -188,6 +189,18 @@ static void test_init_errors(void)
     CHECK_EQ(hsafe_coro_init(&co, stack_a, 0, add_fn, NULL), HSAFE_EINVAL);
     CHECK_EQ(hsafe_coro_init(&co, stack_a, HSAFE_CORO_MIN_STACK - 1, add_fn, NULL), HSAFE_EINVAL);
     CHECK_EQ(hsafe_coro_status(&co), HSAFE_CORO_DEAD);   /* failed init left it alone */
+
+    /* a size that runs past the end of the address space: refused, and
+     * nothing is written (it used to place the first frame below the
+     * buffer: the stack top wrapped around) */
+    memset(stack_b, 0xC3, sizeof stack_b);
+    CHECK_EQ(hsafe_coro_init(&co, stack_b + 4096, (size_t)-1, add_fn, NULL), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_coro_init(&co, stack_b + 4096, (size_t)-1 - 4096 - (uintptr_t)stack_b + 16,
+                             add_fn, NULL), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_coro_status(&co), HSAFE_CORO_DEAD);
+    for (off = 0; off < sizeof stack_b; off++)
+        if (stack_b[off] != 0xC3) break;
+    CHECK_EQ(off, sizeof stack_b);
 
     /* NULL and never-initialised */
     CHECK_EQ(hsafe_coro_resume(NULL, 0, &out), HSAFE_EINVAL);

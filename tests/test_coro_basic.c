@@ -19,7 +19,9 @@
  *     suspended or finished -> OK and DEAD, twice -> OK; a coroutine can be
  *     initialised again after it finished, and the same stack can carry a
  *     new coroutine after fini;
- *   - hsafe_coro_user, hsafe_coro_status(NULL), hsafe_strerror of every code.
+ *   - hsafe_coro_user, hsafe_coro_status(NULL), hsafe_strerror of every code
+ *     (and of unknown ones), hsafe_wipe (exact range; NULL or 0 ignored),
+ *     hsafe_config_string (static, names version, backend, wipe, guard).
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"
@@ -206,6 +208,7 @@ static void test_init_errors(void)
     CHECK_EQ(hsafe_coro_resume(NULL, 0, &out), HSAFE_EINVAL);
     CHECK_EQ(hsafe_coro_resume(&co, 0, &out), HSAFE_EINVAL);
     CHECK_EQ(hsafe_coro_fini(NULL), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_coro_fini(&co), HSAFE_OK);            /* never initialised: DEAD */
     CHECK_EQ(hsafe_coro_status(NULL), HSAFE_CORO_DEAD);
     CHECK(hsafe_coro_user(NULL) == NULL);
 
@@ -339,6 +342,29 @@ static void test_strerror(void)
     CHECK(strcmp(hsafe_strerror(HSAFE_CORO_SUSPENDED), unknown) != 0);
 }
 
+/* hsafe_wipe and hsafe_config_string, the two helpers with no object */
+static void test_wipe_config(void)
+{
+    unsigned char buf[64];
+    const char *cfg = hsafe_config_string();
+    size_t k;
+    memset(buf, 0xAB, sizeof buf);
+    hsafe_wipe(NULL, 0);                  /* nothing to do */
+    hsafe_wipe(NULL, 100);                /* ignored */
+    hsafe_wipe(buf, 0);
+    CHECK_EQ(buf[0], 0xAB);
+    hsafe_wipe(buf + 8, 40);
+    for (k = 0; k < sizeof buf; k++)
+        if (buf[k] != ((k >= 8 && k < 48) ? 0 : 0xAB)) break;
+    CHECK_EQ(k, sizeof buf);
+    CHECK(cfg != NULL);
+    CHECK(strncmp(cfg, "hsafe " HSAFE_VERSION " ", strlen("hsafe " HSAFE_VERSION " ")) == 0);
+    CHECK(strstr(cfg, "backend=") != NULL);
+    CHECK(strstr(cfg, "wipe=") != NULL);
+    CHECK(strstr(cfg, "guard=") != NULL);
+    CHECK(hsafe_config_string() == cfg);  /* static, the same every time */
+}
+
 int main(void)
 {
     T_BEGIN("test_coro_basic");
@@ -350,5 +376,6 @@ int main(void)
     test_fini_reuse();
     test_no_yield();
     test_strerror();
+    test_wipe_config();
     T_END();
 }

@@ -1193,7 +1193,9 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
 HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t *result)
 {
     hsafe_run_info info;
-    int rc = hsafe_run_ex(pool, fn, arg, 0, &info);
+    int rc;
+    info.result = 0;    /* hsafe_run_ex does not touch info on HSAFE_EINVAL */
+    rc = hsafe_run_ex(pool, fn, arg, 0, &info);
     if (result) *result = info.result;
     return rc;
 }

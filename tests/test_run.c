@@ -25,7 +25,8 @@
  *   - HSAFE_RUN_CATCH_ABORT: abort() inside the run ends it like a panic
  *     (handlers run, message set), the process and the signal mask survive;
  *     abort() outside a run still ends the process;
- *   - bad flags, NULL pool/fn, a destroyed pool: HSAFE_EINVAL;
+ *   - bad flags, NULL pool/fn, a destroyed pool: HSAFE_EINVAL, and
+ *     hsafe_run's *result is then 0 (it used to be stack garbage);
  *   - misuse aborts with "hsafe: misuse:": hsafe_panic, hsafe_cleanup_push
  *     and hsafe_cleanup_pop outside a run (also inside a plain coroutine),
  *     popping out of order, pushing NULL, hsafe_run_inplace with NULL fn or
@@ -432,10 +433,29 @@ static void test_catch_abort(void)
 
 /* ---- bad arguments -------------------------------------------------------- */
 
+/* Leave a pattern on the stack below us, so that an uninitialised local of
+ * the next call made from the same frame reads as that pattern. */
+static void *(*volatile fill_fn)(void *, int, size_t) = memset;
+__attribute__((noinline)) static void dirty_stack(void)
+{
+    unsigned char buf[8192];
+    fill_fn(buf, 0xA5, sizeof buf);
+}
+static int (*volatile run_ptr)(hsafe_pool *, hsafe_run_fn, void *, uintptr_t *) = hsafe_run;
+
 static void test_bad_args(void)
 {
     hsafe_pool dead;
     uintptr_t res = 3;
+    /* on an argument error *result is 0, not stack garbage (hsafe_run used
+     * to copy its uninitialised info.result there) */
+    dirty_stack();
+    CHECK_EQ(run_ptr(NULL, add_one, NULL, &res), HSAFE_EINVAL);
+    CHECK_EQ(res, 0);
+    res = 3;
+    dirty_stack();
+    CHECK_EQ(run_ptr(&pool, add_one, NULL, &res), HSAFE_OK);
+    CHECK_EQ(res, 1);
     CHECK_EQ(hsafe_run(NULL, add_one, NULL, &res), HSAFE_EINVAL);
     CHECK_EQ(hsafe_run(&pool, NULL, NULL, &res), HSAFE_EINVAL);
     CHECK_EQ(hsafe_run_ex(NULL, add_one, NULL, 0, NULL), HSAFE_EINVAL);
@@ -523,7 +543,7 @@ static void panic_in_coroutine(void *arg)
     static unsigned char stack[32768];
     hsafe_coro co;
     (void)arg;
-    hsafe_coro_init(&co, stack, sizeof stack, coro_panics, NULL);
+    if (hsafe_coro_init(&co, stack, sizeof stack, coro_panics, NULL) != HSAFE_OK) _exit(3);
     hsafe_coro_resume(&co, 0, NULL);
     fprintf(stderr, "survived\n");
 }

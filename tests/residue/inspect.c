@@ -25,6 +25,7 @@
 #include <unistd.h>
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #endif
 
 unsigned char rt_key[RT_KEY_SIZE] __attribute__((aligned(64)));
@@ -132,6 +133,11 @@ void rt_cpu_detect(void)
 #elif defined(__aarch64__)
 #  if defined(__linux__)
     rt_vec_level = (getauxval(AT_HWCAP) & (1ul << 22)) != 0;  /* HWCAP_SVE */
+    if (rt_vec_level) {
+        int vl = prctl(51 /* PR_SVE_GET_VL */, 0, 0, 0, 0);
+        rt_sve_vl = vl > 0 ? (uint64_t)(vl & 0xffff) : 0;
+        if (rt_sve_vl < 16 || rt_sve_vl > 256) rt_vec_level = 0, rt_sve_vl = 0;
+    }
 #  endif
     rt_has_bw = 0;
 #endif
@@ -263,7 +269,7 @@ unsigned long rt_scan_regs(char *names, size_t cap)
     return total;
 }
 #elif defined(__aarch64__)
-extern unsigned char rt_dump_x[32 * 8], rt_dump_v[32 * 16];
+extern unsigned char rt_dump_x[32 * 8], rt_dump_v[32 * 16], rt_dump_z[32 * 256], rt_dump_p[17 * 32];
 
 unsigned long rt_scan_regs(char *names, size_t cap)
 {
@@ -282,6 +288,22 @@ unsigned long rt_scan_regs(char *names, size_t cap)
         snprintf(nm, sizeof nm, "v%d", i);
         rt_name(names, cap, nm, h);
         total += h;
+    }
+    if (rt_vec_level) {             /* SVE: z in full, p0-p15, FFR */
+        for (i = 0; i < 32; i++) {
+            h = rt_scan_bytes(rt_dump_z + 256 * i, (size_t)rt_sve_vl);
+            /* the low 128 bits are v<i>, counted above */
+            h -= rt_scan_bytes(rt_dump_z + 256 * i, 16);
+            snprintf(nm, sizeof nm, "z%d.hi", i);
+            rt_name(names, cap, nm, h);
+            total += h;
+        }
+        for (i = 0; i < 17; i++) {
+            h = rt_scan_bytes(rt_dump_p + 32 * i, (size_t)rt_sve_vl / 8);
+            snprintf(nm, sizeof nm, i == 16 ? "ffr" : "p%d", i);
+            rt_name(names, cap, nm, h);
+            total += h;
+        }
     }
     return total;
 }

@@ -22,8 +22,8 @@
  *       Zeroes every caller-saved register the dump looks at, so that a
  *       positive control cannot be satisfied by secret bytes some earlier
  *       code (the parent that derived the secret) left in a register.
- *   rt_plant_vectors(key64)
- *       Loads the 64-byte key into xmm0-15 / ymm0-15 / zmm0-31, k0-7 and
+ *   rt_plant_vectors(rep)
+ *       Loads the 64-byte key (the start of rt_rep) into xmm0-15 / ymm0-15 / zmm0-31, k0-7 and
  *       mm0-7 (then emms, so the x87 stack is empty again as the ABI wants
  *       at a call boundary; the data stays in the registers).
  *   rt_plant_gprs(key64)
@@ -46,6 +46,8 @@
 rt_vec_level:   .long 0
     .globl rt_has_bw
 rt_has_bw:      .long 0
+    .globl rt_sve_vl
+rt_sve_vl:      .quad 0         /* aarch64 only */
     .globl rt_snap_top
 rt_snap_top:    .quad 0
 
@@ -280,7 +282,7 @@ rt_clear_regs:
     ret
     .size rt_clear_regs, .-rt_clear_regs
 
-/* ---- rt_plant_vectors(key64) ----------------------------------------- */
+/* ---- rt_plant_vectors(rep) ------------------------------------------- */
     .globl rt_plant_vectors
     .type rt_plant_vectors, @function
 rt_plant_vectors:

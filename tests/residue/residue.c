@@ -36,6 +36,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/auxv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -73,19 +74,30 @@ static uint64_t rt_load64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8)
 
 /* ---- scenarios: each plants the key where its name says ---------------- */
 
-/* Locals, forced to memory; the natural copies the compiler makes too. */
-static uintptr_t scen_locals(void *p)
+/* Locals, forced to memory, in fn's own frame and in a leaf function's
+ * (gcc keeps a leaf's locals in the red zone below the stack pointer on
+ * x86_64; and fn's own frame may be overwritten by hsafe's exit path, which
+ * runs at the same depth, while the leaf's, deeper, is not). */
+static RT_NOINLINE uint64_t rt_locals_leaf(const unsigned char *key)
 {
-    const rt_arg *a = (const rt_arg *)p;
     uint64_t k[8], h = 0;
     volatile uint64_t vk[8];
     size_t i;
-    RT_NOTE_FRAME();
-    memcpy(k, a->key, sizeof k);
+    memcpy(k, key, sizeof k);
     RT_ESCAPE(k);
     for (i = 0; i < 8; i++) vk[i] = k[i];
     for (i = 0; i < 8; i++) h = (h ^ (k[i] ^ vk[i] ^ i)) * 0x100000001b3ull;
-    return (uintptr_t)h;        /* depends only on i: not secret */
+    return h;                   /* depends only on i: not secret */
+}
+
+static uintptr_t scen_locals(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    uint64_t k[8];
+    RT_NOTE_FRAME();
+    memcpy(k, a->key, sizeof k);
+    RT_ESCAPE(k);
+    return (uintptr_t)rt_locals_leaf(a->key) + (k[3] == 0);
 }
 
 /* A 16 KiB array full of key copies (glibc memcpy, run-time length). */
@@ -158,7 +170,7 @@ static uintptr_t scen_signal(void *p)
     memcpy(k, a->key, sizeof k);
     RT_ESCAPE(k);
     rt_sig_count = 0;
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     raise(SIGUSR1);
     RT_ESCAPE(k);
     return (uintptr_t)rt_sig_count;
@@ -180,7 +192,7 @@ static uintptr_t scen_itimer(void *p)
     memset(&it, 0, sizeof it);
     it.it_value.tv_usec = 2000;
     setitimer(ITIMER_VIRTUAL, &it, NULL);
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     while (!rt_sig_count && spins < 4000000000ul) {
         spins++;
         __asm__ __volatile__("" : : : "memory");
@@ -208,7 +220,7 @@ static uintptr_t scen_vector(void *p)
 {
     const rt_arg *a = (const rt_arg *)p;
     RT_NOTE_FRAME();
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     rt_plant_gprs(a->key);
     return 0;
 }
@@ -221,7 +233,7 @@ static uintptr_t scen_resolver(void *p)
     const rt_arg *a = (const rt_arg *)p;
     lldiv_t d;
     RT_NOTE_FRAME();
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     d = lldiv((long long)rt_load64(a->key), (long long)(rt_load64(a->key + 8) | 1));
     return (uintptr_t)(d.quot != 0 || d.rem != 0);
 }
@@ -240,7 +252,7 @@ static uintptr_t scen_panic(void *p)
     RT_NOTE_FRAME();
     memcpy(k, a->key, sizeof k);
     RT_ESCAPE(k);
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     rt_plant_callee_and_call(a->key, rt_do_panic);
 }
 
@@ -253,7 +265,7 @@ static uintptr_t scen_abort(void *p)
     RT_NOTE_FRAME();
     memcpy(k, a->key, sizeof k);
     RT_ESCAPE(k);
-    rt_plant_vectors(a->key);
+    rt_plant_vectors(a->rep);
     abort();
 }
 
@@ -591,7 +603,10 @@ int main(int argc, char **argv)
     uint64_t seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() << 32;
     const char *only = NULL;
     const char *bind = getenv("LD_BIND_NOW");
-    int lazy = !(bind && bind[0]);
+    /* lazy binding: dynamically linked (there is an interpreter) and not
+     * LD_BIND_NOW; a static binary has no resolver to spill anything */
+    int dynamic = getauxval(AT_BASE) != 0;
+    int lazy = dynamic && !(bind && bind[0]);
     rt_result *shared;
     size_t i;
     int m;
@@ -616,7 +631,7 @@ int main(int argc, char **argv)
         waitpid(pid, NULL, 0);
     }
     printf("# build=%s seed=0x%llx bind=%s vec_level=%d\n", RT_CONTROL ? "control(HSAFE_TEST_NO_WIPE)" : "normal",
-           (unsigned long long)seed, lazy ? "lazy" : "now", rt_vec_level);
+           (unsigned long long)seed, !dynamic ? "static" : lazy ? "lazy" : "now", rt_vec_level);
 
     for (i = 0; i < sizeof rt_scens / sizeof rt_scens[0]; i++) {
         const rt_scen *s = &rt_scens[i];

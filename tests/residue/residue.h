@@ -46,13 +46,14 @@ unsigned long rt_scan_regs(char *names, size_t cap);
 uintptr_t rt_call_dump(void *target, uintptr_t a, uintptr_t b, uintptr_t c,
                        uintptr_t d, uintptr_t e);
 void rt_clear_regs(void);
-void rt_plant_vectors(const void *key64);
+void rt_plant_vectors(const void *rep);   /* rt_rep: >= 256 readable bytes */
 void rt_plant_gprs(const void *key64);
 void rt_plant_callee_and_call(const void *key64, void (*fn)(void)) __attribute__((noreturn));
 extern unsigned char rt_snap[];             /* copy of [rt_snap_top - RT_SNAP_SIZE, rt_snap_top) */
 extern uintptr_t rt_snap_top;               /* W: rt_call_dump's stack pointer at the call */
 extern int rt_vec_level;                    /* x86_64: 0 SSE, 1 AVX, 2 AVX-512; aarch64: 1 SVE */
-extern int rt_has_bw;
+extern int rt_has_bw;                      /* x86_64: AVX512BW (kmovq) */
+extern uint64_t rt_sve_vl;                  /* aarch64: SVE vector length in bytes */
 
 #ifdef __cplusplus
 }

@@ -858,6 +858,11 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 #if defined(HSAFE__VALGRIND)
     VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
 #endif
+#if defined(HSAFE__VALGRIND)
+    /* memcheck marked the memory below the coroutine's last stack pointer
+     * inaccessible as its frames returned; the caller owns it again. */
+    VALGRIND_MAKE_MEM_DEFINED(co->stack_lo, co->stack_size);
+#endif
 #if defined(HSAFE__TSAN)
     if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;

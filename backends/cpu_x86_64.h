@@ -78,6 +78,17 @@ static size_t hsafe__cpu_zero_prefix(const unsigned char *p, size_t n)
 #define HSAFE__X86_XMM_CLOBBERS \
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
     "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+/* When this unit is compiled with AVX-512 (-mavx512f, -march=native on such
+ * a CPU) the compiler allocates xmm16-31 and k0-7 too (gcc parks GPR values
+ * there instead of spilling), so the asm that zeroes them must say so. */
+#if defined(__AVX512F__)
+#  define HSAFE__X86_AVX512_CLOBBERS , \
+    "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", \
+    "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", \
+    "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+#else
+#  define HSAFE__X86_AVX512_CLOBBERS
+#endif
 
 static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 {
@@ -109,7 +120,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "kxorw %%k2, %%k2, %%k2\n\t" "kxorw %%k3, %%k3, %%k3\n\t"
             "kxorw %%k4, %%k4, %%k4\n\t" "kxorw %%k5, %%k5, %%k5\n\t"
             "kxorw %%k6, %%k6, %%k6\n\t" "kxorw %%k7, %%k7, %%k7"
-            ::: "memory");
+            ::: "memory" HSAFE__X86_AVX512_CLOBBERS);
     /* x87/MMX: the stack is empty at a call boundary; overwrite all eight
      * data registers with zero, then pop them again. */
     __asm__ __volatile__(

@@ -20,6 +20,16 @@
 #include "hsafe.h"
 #include "testutil.h"
 
+/* ASan and TSan install their own SIGSEGV handler, which reports a fault
+ * outside a run and exits instead of dying by the signal. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define SANITIZER_SEGV 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define SANITIZER_SEGV 1
+#  endif
+#endif
+
 #if defined(_WIN32)
 int main(void)
 {
@@ -143,6 +153,18 @@ static void foreign_fault(void *arg)
     fprintf(stderr, "survived\n");
 }
 
+#if !defined(SANITIZER_SEGV)
+static void check_coroutine_overflow(void *run_first)
+{
+    char buf[4096];
+    int code = 0, sig = t_in_child(overflow_in_coroutine, run_first, buf, sizeof buf, &code);
+    CHECK_EQ(sig, SIGSEGV);
+    CHECK(strstr(buf, "coroutine starts") != NULL);
+    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
+    CHECK(strstr(buf, "survived") == NULL);
+}
+#endif
+
 int main(void)
 {
     struct rlimit no_core;
@@ -160,17 +182,14 @@ int main(void)
     CHECK_DIES(overflow_blocked, NULL, SIGSEGV, "hsafe: stack overflow");
     CHECK_DIES(overflow_nested, NULL, SIGSEGV, "32768-byte stack");
 
-    /* coroutines outside runs: SIGSEGV, no run diagnostic */
-    sig = t_in_child(overflow_in_coroutine, NULL, buf, sizeof buf, &code);
-    CHECK_EQ(sig, SIGSEGV);
-    CHECK(strstr(buf, "coroutine starts") != NULL);
-    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
-    CHECK(strstr(buf, "survived") == NULL);
-    sig = t_in_child(overflow_in_coroutine, (void *)1, buf, sizeof buf, &code);
-    CHECK_EQ(sig, SIGSEGV);
-    CHECK(strstr(buf, "coroutine starts") != NULL);
-    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
-    CHECK(strstr(buf, "survived") == NULL);
+    /* coroutines outside runs: SIGSEGV, no run diagnostic (under ASan or
+     * TSan their SEGV handler reports and exits instead: not checked then) */
+#if defined(SANITIZER_SEGV)
+    printf("# coroutine overflow children skipped under a sanitizer\n");
+#else
+    check_coroutine_overflow(NULL);
+    check_coroutine_overflow((void *)1);
+#endif
 
     /* other faults reach the program's own handler */
     sig = t_in_child(foreign_fault, NULL, buf, sizeof buf, &code);

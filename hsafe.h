@@ -1281,6 +1281,10 @@ __attribute__((noinline)) static uintptr_t hsafe__inplace_call(hsafe_run_fn fn, 
     volatile unsigned char pad[256];
     uintptr_t v;
     pad[0] = 0;
+    /* Hide fn's value: with one call site (gcc -O3 -flto) the compiler
+     * would clone this function for it and inline fn here, above the pad,
+     * where the scrub does not reach. */
+    __asm__ __volatile__("" : "+r"(fn));
     v = fn(arg);
     __asm__ __volatile__("" : : "r"(pad) : "memory");  /* no tail call */
     return v;

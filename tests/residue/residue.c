@@ -60,6 +60,7 @@ typedef struct rt_arg {
     const unsigned char *key;   /* rt_key: 64 bytes */
     const unsigned char *rep;   /* rt_rep: the key 16 times */
     size_t len, replen;         /* 64, 1024, read from volatiles */
+    int which;                  /* in-place: the scenario's index */
 } rt_arg;
 
 static volatile size_t rt_len_v = RT_KEY_SIZE, rt_replen_v = RT_REP_SIZE;
@@ -273,9 +274,34 @@ static uintptr_t scen_abort(void *p)
 
 #define RT_SHIMS(name) \
     static RT_NOINLINE uintptr_t pool_##name(void *a) \
-    { return (uintptr_t)(intptr_t)hsafe_run(rt_pool_ptr, scen_##name, a, &rt_fn_result); } \
-    static RT_NOINLINE uintptr_t inpl_##name(void *a) \
-    { return hsafe_run_inplace(scen_##name, a, RT_SCRUB); }
+    { return (uintptr_t)(intptr_t)hsafe_run(rt_pool_ptr, scen_##name, a, &rt_fn_result); }
+
+/* In-place: every scenario goes through one dispatcher and one call site,
+ * so the compiler sees hsafe_run_inplace called with a single constant fn,
+ * as in a program with one hsafe_run_inplace call: it may specialise
+ * hsafe_run_inplace and hsafe__inplace_call for it and inline the scenarios
+ * into them (gcc -flto clones, clang -flto inlines); the scrub must cover
+ * fn's data wherever it then lands. */
+static uintptr_t scen_inplace(void *p)
+{
+    switch (((const rt_arg *)p)->which) {
+    case 0: return scen_locals(p);
+    case 1: return scen_bigarray(p);
+    case 2: return scen_deep(p);
+    case 3: return scen_snprintf(p);
+    case 4: return scen_signal(p);
+    case 5: return scen_itimer(p);
+    case 6: return scen_memcpy(p);
+    case 7: return scen_vector(p);
+    case 8: return scen_resolver(p);
+    default: return 0;
+    }
+}
+
+static RT_NOINLINE uintptr_t inpl_any(void *a)
+{
+    return hsafe_run_inplace(scen_inplace, a, RT_SCRUB);
+}
 
 RT_SHIMS(locals)
 RT_SHIMS(bigarray)
@@ -312,15 +338,16 @@ typedef struct rt_scen {
 } rt_scen;
 
 static const rt_scen rt_scens[] = {
-    { "locals",   pool_locals,   inpl_locals,   EXP_STACK, HSAFE_OK, 0 },
-    { "bigarray", pool_bigarray, inpl_bigarray, EXP_STACK, HSAFE_OK, 1 },
-    { "deep",     pool_deep,     inpl_deep,     EXP_STACK, HSAFE_OK, 0 },
-    { "snprintf", pool_snprintf, inpl_snprintf, EXP_STACK, HSAFE_OK, 128 },
-    { "signal",   pool_signal,   inpl_signal,   EXP_STACK, HSAFE_OK, 1 },
-    { "itimer",   pool_itimer,   inpl_itimer,   EXP_STACK, HSAFE_OK, 1 },
-    { "memcpy",   pool_memcpy,   inpl_memcpy,   EXP_STACK, HSAFE_OK, 1 },
-    { "vector",   pool_vector,   inpl_vector,   EXP_REG,   HSAFE_OK, 0 },
-    { "resolver", pool_resolver, inpl_resolver, EXP_DEEP,  HSAFE_OK, 1 },
+    /* in-place shims pass the index (which) to scen_inplace: keep the order */
+    { "locals",   pool_locals,   inpl_any, EXP_STACK, HSAFE_OK, 0 },
+    { "bigarray", pool_bigarray, inpl_any, EXP_STACK, HSAFE_OK, 1 },
+    { "deep",     pool_deep,     inpl_any, EXP_STACK, HSAFE_OK, 0 },
+    { "snprintf", pool_snprintf, inpl_any, EXP_STACK, HSAFE_OK, 128 },
+    { "signal",   pool_signal,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
+    { "itimer",   pool_itimer,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
+    { "memcpy",   pool_memcpy,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
+    { "vector",   pool_vector,   inpl_any, EXP_REG,   HSAFE_OK, 0 },
+    { "resolver", pool_resolver, inpl_any, EXP_DEEP,  HSAFE_OK, 1 },
     { "panic",    pool_panic,    NULL,          EXP_STACK, HSAFE_EPANIC, 0 },
     { "abort",    pool_abort,    NULL,          EXP_STACK, HSAFE_EPANIC, 0 },
 };
@@ -419,6 +446,7 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
     a.rep = rt_rep;
     a.len = rt_len_v;
     a.replen = rt_replen_v;
+    a.which = s ? (int)(s - rt_scens) : -1;
     rt_fn_frame = 0;
     rt_fn_result = 0;
     rt_wipe_at = 0;

@@ -368,7 +368,9 @@ static void test_wipe_config(void)
 int main(void)
 {
     T_BEGIN("test_coro_basic");
+#if !defined(_WIN32)
     (void)t_in_child;   /* testutil.h helper this test does not need */
+#endif
     test_values();
     test_many_round_trips();
     test_running();

@@ -58,7 +58,7 @@ static int promised_model(void)
 
 typedef struct fpstate {
     int round;              /* fegetround() */
-    unsigned long extra;    /* x86_64: MXCSR | x87 CW << 32; aarch64: FPCR */
+    unsigned long long extra;   /* x86_64: MXCSR | x87 CW << 32; aarch64: FPCR */
 } fpstate;
 
 #if defined(__x86_64__)
@@ -67,7 +67,7 @@ typedef struct fpstate {
 #  define X87_PC_MASK 0x0300u   /* precision control: 00 = 24-bit significand */
 #endif
 #if defined(__aarch64__)
-#  define FPCR_FZ (1ul << 24)
+#  define FPCR_FZ (1ull << 24)
 #endif
 
 static fpstate get_state(void)
@@ -80,7 +80,7 @@ static fpstate get_state(void)
         unsigned mxcsr = 0;
         unsigned short cw = 0;
         __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
-        s.extra = (unsigned long)(mxcsr & ~0x3fu) | ((unsigned long)cw << 32);  /* no flag bits */
+        s.extra = (unsigned long long)(mxcsr & ~0x3fu) | ((unsigned long long)cw << 32);  /* no flag bits */
     }
 #elif defined(__aarch64__)
     {
@@ -211,7 +211,9 @@ int main(void)
     int promised, observed, obs;
     uintptr_t out = 0;
     T_BEGIN("test_coro_fpu");
+#if !defined(_WIN32)
     (void)t_in_child;   /* testutil.h helper this test does not need */
+#endif
     promised = promised_model();
 
     set_default_state();

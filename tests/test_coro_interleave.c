@@ -155,7 +155,9 @@ int main(void)
     long resumes = 0, nested = 0, mismatches = 0;
     unsigned i;
     T_BEGIN("test_coro_interleave");
+#if !defined(_WIN32)
     (void)t_in_child;   /* testutil.h helper this test does not need */
+#endif
 
     stacks = (unsigned char *)malloc((size_t)N_CORO * STACK_SIZE);
     if (!stacks) { fprintf(stderr, "malloc failed\n"); return 1; }

@@ -20,6 +20,9 @@
  * 24 KiB) without running off it (so a failure would be corruption, not an
  * overflow the test caused).
  */
+#if defined(_WIN32) && !defined(__USE_MINGW_ANSI_STDIO)
+#  define __USE_MINGW_ANSI_STDIO 1     /* C99 printf (long double, %zu) */
+#endif
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"
 #include "testutil.h"
@@ -42,8 +45,13 @@ static size_t stack_len(unsigned i) { return STACK_SIZE - 2 * i; }
 
 /* ---- formatting that main and the coroutines both do ------------------ */
 
+#if defined(__MINGW32__) && !defined(__clang__)
+#  define MY_PRINTF gnu_printf     /* gcc's "printf" is msvcrt's there */
+#else
+#  define MY_PRINTF printf
+#endif
 static int my_vformat(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(MY_PRINTF, 3, 4)));
 static int my_vformat(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
@@ -200,7 +208,9 @@ int main(void)
     uintptr_t out = 0;
     size_t heavy_used;
     T_BEGIN("test_coro_stack_heavy");
+#if !defined(_WIN32)
     (void)t_in_child;   /* testutil.h helper this test does not need */
+#endif
 
     for (i = 0; i < N_STACKS; i++) format_line(expected[i], sizeof expected[i], i);
     memset(stacks, FILL, sizeof stacks);

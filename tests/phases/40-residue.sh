@@ -8,7 +8,8 @@
 # backends/asm_aarch64.h exists and the cross tools are installed.
 #
 # Plus a few builds with -march=native (AVX-512 in compiled code) where the
-# CPU has AVX-512. One check per configuration line:
+# CPU has AVX-512, and of dist/hsafe.h (O2dist, O3dist: the amalgamation
+# instead of the split sources). One check per configuration line:
 #   CONFIG  stack=<hits>  regs=<hits>  control=<hits>  PASS|FAIL
 # stack = hits on the pooled stack, below the in-place caller, below
 # hsafe_run on the native stack, and in hsafe_wipe'd buffers (normal build);
@@ -64,6 +65,10 @@ done
 # Extra: compiled with AVX-512 enabled (-march=native on this machine), where
 # the compiler itself allocates xmm16-31 and k0-7 (hsafe once lost results
 # there); only where the CPU has AVX-512, so the binary runs here.
+# Extra: the amalgamation users vendor (dist/hsafe.h), when it exists.
+if [ -f "$HSAFE_ROOT/dist/hsafe.h" ]; then
+    CONFIGS+=(gcc.O2dist.asm.default clang.O3dist.asm.default gcc.O2dist.ucontext.volatile)
+fi
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     CONFIGS+=(gcc.O2native.asm.default clang.O2native.asm.default
               gcc.O2native.fcontext.default gcc.O2native.ucontext.default)
@@ -82,9 +87,11 @@ skip_reason() {
 # build_one NAME KIND(normal|control): writes $B/bin/NAME.KIND
 build_one() {
     local name=$1 kind=$2 cc opt be wipe
-    local -a flags=(-std=gnu11 -g -Wall -Wextra -pthread -I"$HSAFE_ROOT" -I"$SRC")
+    local -a flags=(-std=gnu11 -g -Wall -Wextra -pthread)
     local -a libs=()
     IFS=. read -r cc opt be wipe <<<"$name"
+    case $opt in *dist) flags+=(-I"$HSAFE_ROOT/dist"); opt=${opt%dist} ;; esac
+    flags+=(-I"$HSAFE_ROOT" -I"$SRC")
     case $opt in
         O2lto|O3lto) flags+=("-${opt%lto}" -flto); [ "$cc" = clang ] && flags+=(-fuse-ld=lld) ;;
         O2native) flags+=(-O2 -march=native) ;;

@@ -130,7 +130,9 @@
 #  error "hsafe: HermitOS is not supported: its stacks do not behave like the others' (no guard pages, no switch)"
 #endif
 
-#if defined(__x86_64__) && !defined(_WIN32)
+#if defined(__x86_64__) && !defined(_WIN32) && !defined(__CYGWIN__)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__x86_64__) && defined(_WIN32)
 #  define HSAFE__CAN_ASM 1
 #elif defined(__aarch64__) && !defined(_WIN32) && !defined(__APPLE__)
 #  define HSAFE__CAN_ASM 1
@@ -161,7 +163,9 @@
 #  error "hsafe: no context-switch backend for this target (no asm backend and no ucontext); see the BACKENDS table in hsafe.h"
 #endif
 
-#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
+#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__) && defined(_WIN32)
+#  include "backends/asm_x86_64_win64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
 #  include "backends/asm_x86_64_sysv.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
 #  include "backends/asm_aarch64.h"
@@ -442,8 +446,13 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
  * info; cleanup handlers run in reverse order; the stack is wiped; the run
  * returns HSAFE_EPANIC. Outside a run it is misuse: it prints the message
  * and aborts. */
+#if defined(__MINGW32__) && !defined(__clang__)   /* gcc's "printf" is msvcrt's there */
+HSAFE_API void hsafe_panic(const char *fmt, ...)
+    __attribute__((noreturn, format(gnu_printf, 1, 2)));
+#else
 HSAFE_API void hsafe_panic(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
+#endif
 
 /* A cleanup handler record; lives on the run's stack, in the frame that
  * pushes it. */
@@ -561,6 +570,9 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #include <stdio.h>
 #include <stdarg.h>
 #include <errno.h>
+#if defined(_WIN32)
+#  include <windows.h>
+#endif
 
 #if defined(__GLIBC__) && !defined(__USE_GNU)
 #  error "hsafe: the implementation needs GNU declarations: #define HSAFE_IMPLEMENTATION and include hsafe.h before any system header in that file, or compile it with -D_GNU_SOURCE"
@@ -577,7 +589,9 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 
 /* Backend slow paths (hsafe__ctx_make and trampolines). */
 #define HSAFE__BACKEND_IMPL 1
-#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
+#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__) && defined(_WIN32)
+#  include "backends/asm_x86_64_win64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
 #  include "backends/asm_x86_64_sysv.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
 #  include "backends/asm_aarch64.h"
@@ -685,6 +699,9 @@ static void hsafe__wipe_impl(void *p, size_t n) { hsafe__libc_memset_explicit(p,
 #    define HSAFE__WIPE_NAME "explicit_bzero"
 extern void hsafe__libc_explicit_bzero(void *, size_t) __asm__("explicit_bzero");
 static void hsafe__wipe_impl(void *p, size_t n) { hsafe__libc_explicit_bzero(p, n); }
+#  elif defined(_WIN32)
+#    define HSAFE__WIPE_NAME "SecureZeroMemory"
+static void hsafe__wipe_impl(void *p, size_t n) { SecureZeroMemory(p, n); }
 #  else
 #    define HSAFE__WIPE_NAME "memset+barrier"
 static void hsafe__wipe_impl(void *p, size_t n)

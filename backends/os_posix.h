@@ -73,7 +73,13 @@ static int hsafe__os_probe_guard(void)
         void *p = NULL;
         k = HSAFE__GUARD_MPROTECT;
         if (hsafe__os_map(2 * page, &p) == HSAFE_OK) {
-            if (madvise(p, page, MADV_GUARD_INSTALL) == 0) k = HSAFE__GUARD_MADV;
+            /* Believe it only if the kernel itself now faults on the page:
+             * access() reads the path from it, EFAULT means guarded (an
+             * emulator such as qemu-user may accept the advice and ignore
+             * it; the page would read as an empty path). */
+            if (madvise(p, page, MADV_GUARD_INSTALL) == 0 &&
+                access((const char *)p, F_OK) != 0 && errno == EFAULT)
+                k = HSAFE__GUARD_MADV;
             munmap(p, 2 * page);
         }
         __atomic_store_n(&kind, k, __ATOMIC_RELEASE);

@@ -630,6 +630,15 @@ static void child_enomem(void *arg)
     if (!now) _exit(77);
     rl.rlim_cur = rl.rlim_max = now + 32u * 1024 * 1024;
     if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(77);
+    {   /* is the limit enforced here? (qemu-user, for one, does not) */
+        void *big = mmap(NULL, (size_t)256 << 20, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (big != MAP_FAILED) {
+            munmap(big, (size_t)256 << 20);
+            fprintf(stderr, "RLIMIT_AS is not enforced here\n");
+            _exit(77);
+        }
+    }
 
     c = config(HSAFE_MAX_STACK_SIZE, 1, 0);
     if (hsafe_pool_init(&p, &c) != HSAFE_OK) _exit(10);
@@ -673,10 +682,13 @@ int main(void)
         if (code) fprintf(stderr, "elock child: %s\n", buf);
     }
     sig = t_in_child(child_enomem, NULL, buf, sizeof buf, &code);
-    CHECK_EQ(sig, 0);
-    CHECK_EQ(code, 0);
-    CHECK(strstr(buf, "enomem ok") != NULL);
-    if (code) fprintf(stderr, "enomem child: %s\n", buf);
+    if (sig == 0 && code == 77) printf("# ENOMEM path not testable here: %s", buf);
+    else {
+        CHECK_EQ(sig, 0);
+        CHECK_EQ(code, 0);
+        CHECK(strstr(buf, "enomem ok") != NULL);
+        if (code) fprintf(stderr, "enomem child: %s\n", buf);
+    }
     T_END();
 }
 #endif

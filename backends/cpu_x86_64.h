@@ -62,8 +62,9 @@ __attribute__((target("avx2"))) static size_t hsafe__x86_zero_prefix_avx2(const 
     size_t i = 0;
     for (; i + 128 <= n; i += 128) {
         const hsafe__i64x4 *q = (const hsafe__i64x4 *)(const void *)(p + i);
-        hsafe__i64x4 o = (q[0] | q[1]) | (q[2] | q[3]);
-        if (!__builtin_ia32_ptestz256(o, o)) break;
+        /* no named vector local: mingw-w64 gcc 12 crashes on one at -O0 */
+        if (!__builtin_ia32_ptestz256((q[0] | q[1]) | (q[2] | q[3]), (q[0] | q[1]) | (q[2] | q[3])))
+            break;
     }
     return i;
 }

@@ -52,9 +52,13 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
     uint64_t a = (uint64_t)(uintptr_t)ctx;
+    /* hsafe accepts stacks of any alignment; some makecontext
+     * implementations (glibc on arm) do not: hand it 16-byte aligned ends. */
+    uintptr_t base = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     getcontext(&ctx->uc);
-    ctx->uc.uc_stack.ss_sp = lo;
-    ctx->uc.uc_stack.ss_size = size;
+    ctx->uc.uc_stack.ss_sp = (void *)base;
+    ctx->uc.uc_stack.ss_size = (size_t)(top - base);
     ctx->uc.uc_link = NULL;
     ctx->entry = entry;
     ctx->arg = arg;

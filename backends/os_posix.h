@@ -137,13 +137,47 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
 
 /* ---- residency -------------------------------------------------------- */
 
+#if defined(__linux__)
+/* Does residency method `res` tell the truth here? Checked once per pool on
+ * a scratch mapping of 8 pages with every other one touched: a wrong answer
+ * would leave data unwiped (qemu-user, for one, serves /proc/self/pagemap
+ * for host addresses to 32-bit guests, and unswapped to big-endian ones). */
+static int hsafe__os_residency_works(hsafe_pool *pool, int res)
+{
+    size_t page = hsafe__os_page_size(), i;
+    unsigned char *m, vec[8];
+    uint64_t ent[8];
+    void *v = NULL;
+    int ok = 1;
+    if (hsafe__os_map(8 * page, &v) != HSAFE_OK) return 0;
+    m = (unsigned char *)v;
+    for (i = 1; i < 8; i += 2) ((volatile unsigned char *)m)[i * page] = 1;
+    if (res == HSAFE__RES_PAGEMAP) {
+        off_t off = (off_t)((uintptr_t)m / page * sizeof(uint64_t));
+        if (pread(pool->pagemap_fd, ent, sizeof ent, off) != (ssize_t)sizeof ent) ok = 0;
+        /* bits 63..61 (present, swapped, file): 100 touched, 000 not */
+        for (i = 0; ok && i < 8; i++) ok = (ent[i] >> 61) == ((i & 1) ? 4u : 0u);
+    } else {
+        if (mincore(m, 8 * page, vec) != 0) ok = 0;
+        for (i = 0; ok && i < 8; i++) ok = (size_t)(vec[i] & 1) == (i & 1);
+    }
+    munmap(v, 8 * page);
+    return ok;
+}
+#endif
+
 static int hsafe__os_residency_open(hsafe_pool *pool)
 {
 #if defined(__linux__)
     if (pool->memory || pool->stack_size < HSAFE__RESIDENCY_MIN) return HSAFE__RES_NONE;
     pool->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pool->pagemap_fd >= 0) return HSAFE__RES_PAGEMAP;
-    if (pool->flags & HSAFE_POOL_MLOCK) return HSAFE__RES_MINCORE; /* never swapped */
+    if (pool->pagemap_fd >= 0) {
+        if (hsafe__os_residency_works(pool, HSAFE__RES_PAGEMAP)) return HSAFE__RES_PAGEMAP;
+        close(pool->pagemap_fd);
+        pool->pagemap_fd = -1;
+    }
+    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_residency_works(pool, HSAFE__RES_MINCORE))
+        return HSAFE__RES_MINCORE; /* never swapped */
 #else
     (void)pool;
 #endif

@@ -331,6 +331,8 @@ static void test_strerror(void)
     const char *unknown = hsafe_strerror(-1000);
     size_t i, j;
     CHECK(unknown != NULL);
+    CHECK(strcmp(hsafe_strerror(HSAFE_OK), "success") == 0);
+    CHECK(strcmp(hsafe_strerror(-1000), hsafe_strerror(12345)) == 0);   /* one "unknown" sentence */
     CHECK(hsafe_strerror(12345) != NULL);
     for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *s = hsafe_strerror(codes[i]);

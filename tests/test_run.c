@@ -300,6 +300,11 @@ static void test_nesting(void)
     CHECK_EQ(hsafe_run_ex(&one, add_one, NULL, 0, &info), HSAFE_EBUSY);
     CHECK_EQ(info.result, 0);
     CHECK_EQ(info.message[0], 0);
+    {
+        uintptr_t res = 7;
+        CHECK_EQ(hsafe_run(&one, add_one, NULL, &res), HSAFE_EBUSY);
+        CHECK_EQ(res, 0);
+    }
     CHECK_EQ(hsafe_pool_release(&one, held), HSAFE_OK);
     CHECK_EQ(hsafe_run(&one, add_one, NULL, NULL), HSAFE_OK);
     CHECK_EQ(hsafe_pool_destroy(&one), HSAFE_OK);
@@ -471,6 +476,7 @@ static void test_bad_args(void)
     CHECK_EQ(hsafe_pool_destroy(&dead), HSAFE_OK);    /* destroyed */
     CHECK_EQ(hsafe_run(&dead, add_one, NULL, &res), HSAFE_EINVAL);
     CHECK_EQ(hsafe_maybe_grow(&dead, (size_t)-1, add_one, NULL, &res), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_maybe_grow(&dead, 0, add_one, NULL, &res), HSAFE_EINVAL);   /* even if direct */
 }
 
 /* ---- misuse ---------------------------------------------------------------- */
@@ -698,7 +704,9 @@ static void test_inplace_grow(void)
     CHECK_EQ(res, 0);
     pool_setup(&one, 1);
     CHECK_EQ(hsafe_pool_acquire(&one, &held), HSAFE_OK);
+    res = 7;
     CHECK_EQ(hsafe_maybe_grow(&one, (size_t)-1, add_one, NULL, &res), HSAFE_EBUSY);
+    CHECK_EQ(res, 0);
     CHECK_EQ(hsafe_maybe_grow(&one, 1024, add_one, (void *)8, &res), HSAFE_OK);   /* direct: no stack needed */
     CHECK_EQ(res, 9);
     CHECK_EQ(hsafe_pool_release(&one, held), HSAFE_OK);

@@ -74,12 +74,16 @@ static int hsafe__os_probe_guard(void)
         k = HSAFE__GUARD_MPROTECT;
         if (hsafe__os_map(2 * page, &p) == HSAFE_OK) {
             /* Believe it only if the kernel itself now faults on the page:
-             * access() reads the path from it, EFAULT means guarded (an
-             * emulator such as qemu-user may accept the advice and ignore
-             * it; the page would read as an empty path). */
-            if (madvise(p, page, MADV_GUARD_INSTALL) == 0 &&
-                access((const char *)p, F_OK) != 0 && errno == EFAULT)
-                k = HSAFE__GUARD_MADV;
+             * writing a byte from it into a pipe fails with EFAULT when it
+             * is guarded (an emulator such as qemu-user may accept the
+             * advice and ignore it). Not a path-reading call: valgrind
+             * would read the path itself, and crash. */
+            int fds[2];
+            if (madvise(p, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+                if (write(fds[1], p, 1) < 0 && errno == EFAULT) k = HSAFE__GUARD_MADV;
+                close(fds[0]);
+                close(fds[1]);
+            }
             munmap(p, 2 * page);
         }
         __atomic_store_n(&kind, k, __ATOMIC_RELEASE);

@@ -245,7 +245,8 @@ int main(void)
     if (same(after, def) && obs == 0) observed = MODEL_PER_CONTEXT;
     else if (is_odd(after) && obs == 1) observed = MODEL_THREAD;
     else observed = MODEL_UNKNOWN;
-    printf("# promised model: %s; observed: %s\n", model_name(promised), model_name(observed));
+    printf("# promised model: %s; observed: %s\n",
+           promised == MODEL_UNKNOWN ? "not promised" : model_name(promised), model_name(observed));
     CHECK(observed != MODEL_UNKNOWN);
     if (promised != MODEL_UNKNOWN) CHECK_EQ(observed, promised);
 

@@ -6,8 +6,8 @@
  *     stack's size in bytes (64 KiB; and 102400 for a 100000-byte request,
  *     the size after rounding to pages) and "guard page";
  *   - the same inside a run nested in another run (the message names the
- *     inner, smaller stack), and with HSAFE_RUN_BLOCK_SIGNALS (faults are
- *     never blocked);
+ *     inner, smaller stack), with HSAFE_RUN_BLOCK_SIGNALS (faults are never
+ *     blocked), and on a second thread (its own alternate signal stack);
  *   - a coroutine outside any run that overflows its pooled stack just dies
  *     by SIGSEGV, without the run diagnostic: hsafe's handler only speaks
  *     for runs. Checked both before any run (no handler installed yet) and
@@ -39,6 +39,7 @@ int main(void)
 }
 #else
 #include <sys/resource.h>
+#include <pthread.h>
 
 static volatile unsigned long depth_limit = ~0ul;
 
@@ -98,6 +99,22 @@ static void overflow_nested(void *arg)
     pool_of(&outer, 65536);
     pool_of(&inner_pool, 32768);
     hsafe_run(&outer, run_inner, NULL, NULL);
+    fprintf(stderr, "survived\n");
+}
+
+static void *thread_main(void *arg)
+{
+    overflow_in_run(arg);
+    return NULL;
+}
+
+/* The same from a second thread: it gets its own alternate signal stack. */
+static void overflow_in_thread(void *arg)
+{
+    pthread_t t;
+    (void)arg;
+    if (pthread_create(&t, NULL, thread_main, (void *)(uintptr_t)65536) != 0) _exit(3);
+    pthread_join(t, NULL);
     fprintf(stderr, "survived\n");
 }
 
@@ -182,6 +199,7 @@ int main(void)
         CHECK_DIES(overflow_in_run, (void *)(uintptr_t)100000, SIGSEGV, "102400-byte stack");
     CHECK_DIES(overflow_blocked, NULL, SIGSEGV, "hsafe: stack overflow");
     CHECK_DIES(overflow_nested, NULL, SIGSEGV, "32768-byte stack");
+    CHECK_DIES(overflow_in_thread, NULL, SIGSEGV, "65536-byte stack");
 
     /* coroutines outside runs: SIGSEGV, no run diagnostic (under ASan or
      * TSan their SEGV handler reports and exits instead: not checked then) */

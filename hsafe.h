@@ -62,10 +62,16 @@
  *   Sanitizer support (ASan fiber switching, TSan fibers) turns itself on
  *   when the translation unit is compiled with -fsanitize=address/thread.
  *
- * BACKENDS x ARCHITECTURES (what the test suite runs; see README.md)
+ * BACKENDS x ARCHITECTURES (what the test suite runs: natively on x86_64,
+ * under qemu-user elsewhere; details in docs/portability.md)
  *                asm            fcontext        ucontext
  *   x86_64       yes (default)  yes             yes
- *   aarch64      yes (default)  yes (multiarch) yes
+ *   aarch64      yes (default)  not tested      yes
+ *   riscv64      yes (default)  not tested      yes
+ *   armhf        yes (default)  not tested      yes
+ *   i386/i686    yes (default)  not tested      yes
+ *   ppc64le      -              not tested      yes (default)
+ *   s390x        -              not tested      yes (default)
  *   other glibc  -              -               yes (default)
  *   wasm, hermit: refused at compile time; their stacks cannot be switched
  *   or wiped the way hsafe needs.
@@ -136,6 +142,14 @@
 #  define HSAFE__CAN_ASM 1
 #elif defined(__aarch64__) && !defined(_WIN32) && !defined(__APPLE__)
 #  define HSAFE__CAN_ASM 1
+#elif defined(__riscv) && __riscv_xlen == 64 && defined(__ELF__) && \
+      !defined(__riscv_zicfiss) && !defined(__riscv_zicfilp)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__arm__) && defined(__ELF__) && (defined(__thumb2__) || !defined(__thumb__)) && \
+      defined(__ARM_ARCH) && __ARM_ARCH >= 6
+#  define HSAFE__CAN_ASM 1
+#elif defined(__i386__) && defined(__ELF__)
+#  define HSAFE__CAN_ASM 1
 #endif
 #if defined(__GLIBC__) || defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
 #  define HSAFE__CAN_UCONTEXT 1
@@ -169,6 +183,12 @@
 #  include "backends/asm_x86_64_sysv.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
 #  include "backends/asm_aarch64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__riscv)
+#  include "backends/asm_riscv64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__arm__)
+#  include "backends/asm_arm.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
+#  include "backends/asm_i386.h"
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 #  include "backends/fcontext.h"
 #elif defined(HSAFE__BACKEND_UCONTEXT)
@@ -583,6 +603,12 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #  include "backends/cpu_x86_64.h"
 #elif defined(__aarch64__)
 #  include "backends/cpu_aarch64.h"
+#elif defined(__riscv) && __riscv_xlen == 64
+#  include "backends/cpu_riscv64.h"
+#elif defined(__arm__) && (defined(__thumb2__) || !defined(__thumb__))
+#  include "backends/cpu_arm.h"
+#elif defined(__i386__)
+#  include "backends/cpu_i386.h"
 #else
 #  include "backends/cpu_generic.h"
 #endif
@@ -595,6 +621,12 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #  include "backends/asm_x86_64_sysv.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
 #  include "backends/asm_aarch64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__riscv)
+#  include "backends/asm_riscv64.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__arm__)
+#  include "backends/asm_arm.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
+#  include "backends/asm_i386.h"
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 #  include "backends/fcontext.h"
 #elif defined(HSAFE__BACKEND_UCONTEXT)

@@ -364,28 +364,63 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 #if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL)
 #define HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL
 
+/* The exception handler of the trampoline's frame, the bottom of every
+ * coroutine stack. An exception that nothing on the coroutine's stack
+ * handled arrives here, where on a thread's own stack it would reach the
+ * thread's start routine; it gets what that routine gives it: the
+ * unhandled-exception filter. mingw's filter continues a C++ throw, so
+ * __cxa_throw calls std::terminate, as the SysV trampoline arranges;
+ * debuggers and crash reporters see the rest, and the process ends with
+ * the exception code when the filter says so. (Without this, the walk
+ * would end at the trampoline and Windows would end the process without
+ * a word.) The asm label fixes the name the unwind data refers to. */
+static EXCEPTION_DISPOSITION hsafe__win64_tramp_handler(EXCEPTION_RECORD *rec, void *frame,
+                                                        CONTEXT *ctx, void *dispatch)
+    __asm__("hsafe__win64_tramp_handler") __attribute__((used));
+static EXCEPTION_DISPOSITION hsafe__win64_tramp_handler(EXCEPTION_RECORD *rec, void *frame,
+                                                        CONTEXT *ctx, void *dispatch)
+{
+    EXCEPTION_POINTERS ep;
+    (void)frame; (void)dispatch;
+    if (rec->ExceptionFlags & (EXCEPTION_UNWINDING | EXCEPTION_EXIT_UNWIND))
+        return ExceptionContinueSearch;
+    ep.ExceptionRecord = rec;
+    ep.ContextRecord = ctx;
+    switch (UnhandledExceptionFilter(&ep)) {
+    case EXCEPTION_CONTINUE_EXECUTION: return ExceptionContinueExecution;
+    case EXCEPTION_CONTINUE_SEARCH:    return ExceptionContinueSearch;
+    default:
+        TerminateProcess(GetCurrentProcess(), rec->ExceptionCode);
+        return ExceptionContinueSearch;
+    }
+}
+
 /* First code a new context runs. The switch that enters it popped the
  * resume address (this code) and jumped here with rsp at sp+8 and rcx
- * holding the value passed in. Initial frame (ascending from ctx->sp):
+ * holding the value passed in. Initial frame (ascending from ctx->sp,
+ * 16-byte aligned top T):
  *   sp+0  this code         sp+8  FP control       sp+16 GuaranteedStackBytes
  *   sp+24 DeallocationStack sp+32 StackLimit       sp+40 StackBase
  *   sp+48 ExceptionList     sp+56 entry            sp+64 arg
- *   sp+72, sp+80  0         sp+88 = top-8: 0, a null return address, so
- *   unwinders end here.
- * It loads the TIB fields, moves rsp to top-8 (as if just called from
+ *   sp+72, sp+80  0         sp+88 = T-8: 0, a null return address.
+ * It loads the TIB fields, moves rsp to T-8 (as if just called from
  * address 0), allocates the entry's 32-byte shadow space plus padding so
- * rsp % 16 == 0 at the call, and calls entry(value, arg). The SEH unwind
+ * rsp % 16 == 0 at the call, and calls entry(value, arg). Its SEH unwind
  * data says so (.seh_stackalloc 40), so RtlVirtualUnwind walks from the
- * entry into this frame, reads the null return address and stops with
- * rsp = StackBase. A file-scope asm block rather than a naked function:
- * gcc closes a naked function's SEH prologue before its body. The symbol
- * is local to the object file. */
+ * entry into this frame and on to the null return address at T-8, where
+ * the walk ends; the frame's handler is hsafe__win64_tramp_handler.
+ * A file-scope asm block rather than a naked function: gcc closes a naked
+ * function's SEH prologue before its body. It follows a function
+ * definition, so the assembler is in .text where gcc believes it is (at
+ * -O0 gcc emits file-scope asm in source order, and COFF has no
+ * .pushsection). The symbol is local to the object file. */
 __asm__(
     ".text\n\t"
     ".p2align 4\n\t"
     ".def hsafe__win64_trampoline; .scl 3; .type 32; .endef\n\t"
     ".seh_proc hsafe__win64_trampoline\n"
     "hsafe__win64_trampoline:\n\t"
+    ".seh_handler hsafe__win64_tramp_handler, @except\n\t"
     HSAFE__WIN64_TRAMP_FPU
     "movl 8(%rsp), %eax\n\t"
     "movl %eax, %gs:0x1748\n\t"
@@ -400,7 +435,7 @@ __asm__(
     "movq 48(%rsp), %rax\n\t"       /* entry                              */
     "movq 56(%rsp), %rdx\n\t"       /* arg; rcx already holds the value   */
     "xorl %ebp, %ebp\n\t"
-    "leaq 80(%rsp), %rsp\n\t"       /* top - 8: the null return address   */
+    "leaq 80(%rsp), %rsp\n\t"       /* T-8: the null return address       */
     "subq $40, %rsp\n\t"            /* shadow space + pad: rsp % 16 == 0  */
     ".seh_stackalloc 40\n\t"
     ".seh_endprologue\n\t"
@@ -571,88 +606,24 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 /* First code a new context runs. The switch that enters it popped the
  * resume address (this function) and jumped here with rsp at the rbp slot
- * and rdi holding the value passed in. Initial frame (hsafe__ctx_make),
- * 16-byte aligned top T:
- *     T-64  sp+0   this function          T-32  sp+32  arg
- *     T-56  sp+8   rbp (0)                T-24  sp+40  link: address of the
- *     T-48  sp+16  FP control                          resumer's hsafe__ctx
- *     T-40  sp+24  entry                  T-16, T-8    0
- * The trampoline calls entry(value, arg) with rsp = T-64 (aligned), so
- * everything above stays in place while the context lives.
- *
- * Unwinding (gdb, backtrace(), perf --call-graph=dwarf): the CFI below
- * makes the trampoline's frame lead to the resumer, corosensei-style. The
- * link slot points at the hsafe__ctx in which the current resumer's switch
- * saved its stack pointer S (hsafe_coro.caller, set by hsafe__ctx_link);
- * that switch pushed, from S up: its resume address, rbp, the FP control
- * slot and 128 bytes of red zone, so the resumer's own rsp was S+152. So:
- *     CFA = *(*(link slot)) + 152,  rip at CFA-152,  rbp at CFA-144,
- * which is right for whoever resumed the coroutine last, because every
- * resume stores S there anew; no instruction is added to the switch. rbx
- * and r12-r15 are declared clobbered by the switch, so the resumer holds
- * nothing in them there: they are described as undefined.
- * .cfi_signal_frame: gdb refuses a caller frame at a lower address than its
- * callee ("previous frame inner to this frame") unless the callee is a
- * signal frame, and a coroutine stack may lie above its resumer's (a stack
- * in the resumer's caller's frame); gdb shows this frame as
- * "<signal handler called>" and uses the resumer's pc as is. The ud2 after
- * the call keeps the return address inside this function's FDE.
- * Exceptions: a C++ exception or forced unwind that reaches this frame
- * stops here as it did before the link (std::terminate for a throw, see
- * hsafe__x86_64_tramp_personality), so it never unwinds into the resumer
- * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
- * and no -g) none of this is emitted. */
+ * and rdi holding the value passed in. Initial frame: sp+0 this function,
+ * sp+8 rbp (0), sp+16 FP control, sp+24 entry, sp+32 arg.
+ * .cfi_undefined rip ends backtraces here instead of walking into garbage. */
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif
-#if defined(__GCC_HAVE_DWARF2_CFI_ASM)
-#  include <unwind.h>
-/* The personality of the trampoline's frame. Phase 1 of a throw asks every
- * frame whether it handles the exception; the answer here is "fatal", so
- * _Unwind_RaiseException fails and __cxa_throw calls std::terminate, as it
- * did when the trampoline ended the stack. A forced unwind (pthread_exit,
- * pthread_cancel) is let through: it ends the thread anyway. */
-static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
-    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
-    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
-    __asm__("hsafe__x86_64_tramp_personality") __attribute__((used));
-static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
-    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
-    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
-{
-    (void)version; (void)cls; (void)ex; (void)ctx;
-    if (actions & _UA_FORCE_UNWIND) return _URC_CONTINUE_UNWIND;
-    return (actions & _UA_SEARCH_PHASE) ? _URC_FATAL_PHASE1_ERROR : _URC_FATAL_PHASE2_ERROR;
-}
-/* DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp) <slot>, DW_OP_deref,
- * DW_OP_deref, DW_OP_plus_uconst 152 (uleb128 0x98 0x01). */
-#  define HSAFE__X86_TRAMP_CFA(slot) \
-    ".cfi_escape 0x0f, 7, 0x77, " slot ", 0x06, 0x06, 0x23, 0x98, 0x01\n\t"
-#  define HSAFE__X86_TRAMP_CFI \
-    ".cfi_signal_frame\n\t" \
-    ".cfi_personality 0x1b, hsafe__x86_64_tramp_personality\n\t" \
-    HSAFE__X86_TRAMP_CFA("32") \
-    ".cfi_offset 16, -152\n\t"          /* rip */ \
-    ".cfi_offset 6, -144\n\t"           /* rbp */ \
-    ".cfi_undefined 3\n\t.cfi_undefined 12\n\t.cfi_undefined 13\n\t" \
-    ".cfi_undefined 14\n\t.cfi_undefined 15\n\t"
-#else
-#  define HSAFE__X86_TRAMP_CFA(slot) ""
-#  define HSAFE__X86_TRAMP_CFI ""
-#endif
 __attribute__((naked, used)) static void hsafe__x86_64_trampoline(void)
 {
     __asm__ __volatile__(
-        HSAFE__X86_TRAMP_CFI
+        ".cfi_undefined rip\n\t"
         HSAFE__X86_ENDBR
         HSAFE__X86_TRAMP_FPU
         "xorl %ebp, %ebp\n\t"
         "movq 16(%rsp), %rax\n\t"       /* entry                          */
         "movq 24(%rsp), %rsi\n\t"       /* arg; rdi already holds value   */
-        "leaq -8(%rsp), %rsp\n\t"       /* T-56 -> T-64: aligned for call */
-        HSAFE__X86_TRAMP_CFA("40")
+        "andq $-16, %rsp\n\t"
         "callq *%rax\n\t"
         "ud2\n\t");
 }
@@ -672,15 +643,6 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = sp[6] = sp[7] = 0;
     ctx->sp = sp;
-}
-
-/* Optional backend hook (HSAFE__CTX_HAS_LINK): tell a context made by
- * hsafe__ctx_make where its resumers save themselves, for the unwind
- * information above. Call before the first switch into ctx. */
-#define HSAFE__CTX_HAS_LINK 1
-static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
-{
-    ((uint64_t *)ctx->sp)[5] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
 #endif /* HSAFE__BACKEND_IMPL */
@@ -1730,9 +1692,13 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
     uint64_t a = (uint64_t)(uintptr_t)ctx;
+    /* hsafe accepts stacks of any alignment; some makecontext
+     * implementations (glibc on arm) do not: hand it 16-byte aligned ends. */
+    uintptr_t base = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     getcontext(&ctx->uc);
-    ctx->uc.uc_stack.ss_sp = lo;
-    ctx->uc.uc_stack.ss_size = size;
+    ctx->uc.uc_stack.ss_sp = (void *)base;
+    ctx->uc.uc_stack.ss_size = (size_t)(top - base);
     ctx->uc.uc_link = NULL;
     ctx->entry = entry;
     ctx->arg = arg;
@@ -1760,27 +1726,6 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 #  if __has_feature(thread_sanitizer)
 #    define HSAFE__TSAN 1
 #  endif
-#endif
-/* TESTS ONLY (tests/sanitize/): HSAFE_TEST_NO_ASAN_FIBER,
- * HSAFE_TEST_NO_TSAN_FIBER, HSAFE_TEST_NO_UNPOISON=<bits>,
- * HSAFE_TEST_NO_VALGRIND_REGISTER, HSAFE_TEST_NO_VALGRIND_DEFINED=<bits>
- * [impl] compile one annotation out, so a test can prove the tool reports
- * without it. */
-#if defined(HSAFE__ASAN) && !defined(HSAFE_TEST_NO_ASAN_FIBER)
-#  define HSAFE__ASAN_FIBER 1
-#endif
-#if defined(HSAFE__TSAN) && defined(HSAFE_TEST_NO_TSAN_FIBER)
-#  undef HSAFE__TSAN
-#endif
-#if defined(HSAFE_TEST_NO_UNPOISON)   /* bits: 1 init, 2 fini, 4 release */
-#  define HSAFE__TEST_NO_UNPOISON (HSAFE_TEST_NO_UNPOISON)
-#else
-#  define HSAFE__TEST_NO_UNPOISON 0
-#endif
-#if defined(HSAFE_TEST_NO_VALGRIND_DEFINED)   /* bits: 2 fini, 4 release */
-#  define HSAFE__TEST_NO_VG_DEFINED (HSAFE_TEST_NO_VALGRIND_DEFINED)
-#else
-#  define HSAFE__TEST_NO_VG_DEFINED 0
 #endif
 
 #ifdef __cplusplus
@@ -2090,7 +2035,7 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co);
 HSAFE_API void hsafe__misuse(const char *what) __attribute__((noreturn));
 
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
 #endif
@@ -2104,7 +2049,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
 {
     uintptr_t v;
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     void *fake = NULL;
 #endif
     if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED))
@@ -2114,11 +2059,11 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
     co->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
 #endif
     v = hsafe__ctx_switch(&co->caller, &co->ctx, in);
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     if (out) *out = v;
@@ -2136,11 +2081,11 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
 #endif
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_start_switch_fiber(&co->asan_fake, co->asan_caller_lo, co->asan_caller_size);
 #endif
     value = hsafe__ctx_switch(&co->ctx, &co->caller, value);
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_finish_switch_fiber(co->asan_fake, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     return value;
@@ -2236,8 +2181,9 @@ __attribute__((target("avx2"))) static size_t hsafe__x86_zero_prefix_avx2(const 
     size_t i = 0;
     for (; i + 128 <= n; i += 128) {
         const hsafe__i64x4 *q = (const hsafe__i64x4 *)(const void *)(p + i);
-        hsafe__i64x4 o = (q[0] | q[1]) | (q[2] | q[3]);
-        if (!__builtin_ia32_ptestz256(o, o)) break;
+        /* no named vector local: mingw-w64 gcc 12 crashes on one at -O0 */
+        if (!__builtin_ia32_ptestz256((q[0] | q[1]) | (q[2] | q[3]), (q[0] | q[1]) | (q[2] | q[3])))
+            break;
     }
     return i;
 }
@@ -2958,28 +2904,63 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 #if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL)
 #define HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL
 
+/* The exception handler of the trampoline's frame, the bottom of every
+ * coroutine stack. An exception that nothing on the coroutine's stack
+ * handled arrives here, where on a thread's own stack it would reach the
+ * thread's start routine; it gets what that routine gives it: the
+ * unhandled-exception filter. mingw's filter continues a C++ throw, so
+ * __cxa_throw calls std::terminate, as the SysV trampoline arranges;
+ * debuggers and crash reporters see the rest, and the process ends with
+ * the exception code when the filter says so. (Without this, the walk
+ * would end at the trampoline and Windows would end the process without
+ * a word.) The asm label fixes the name the unwind data refers to. */
+static EXCEPTION_DISPOSITION hsafe__win64_tramp_handler(EXCEPTION_RECORD *rec, void *frame,
+                                                        CONTEXT *ctx, void *dispatch)
+    __asm__("hsafe__win64_tramp_handler") __attribute__((used));
+static EXCEPTION_DISPOSITION hsafe__win64_tramp_handler(EXCEPTION_RECORD *rec, void *frame,
+                                                        CONTEXT *ctx, void *dispatch)
+{
+    EXCEPTION_POINTERS ep;
+    (void)frame; (void)dispatch;
+    if (rec->ExceptionFlags & (EXCEPTION_UNWINDING | EXCEPTION_EXIT_UNWIND))
+        return ExceptionContinueSearch;
+    ep.ExceptionRecord = rec;
+    ep.ContextRecord = ctx;
+    switch (UnhandledExceptionFilter(&ep)) {
+    case EXCEPTION_CONTINUE_EXECUTION: return ExceptionContinueExecution;
+    case EXCEPTION_CONTINUE_SEARCH:    return ExceptionContinueSearch;
+    default:
+        TerminateProcess(GetCurrentProcess(), rec->ExceptionCode);
+        return ExceptionContinueSearch;
+    }
+}
+
 /* First code a new context runs. The switch that enters it popped the
  * resume address (this code) and jumped here with rsp at sp+8 and rcx
- * holding the value passed in. Initial frame (ascending from ctx->sp):
+ * holding the value passed in. Initial frame (ascending from ctx->sp,
+ * 16-byte aligned top T):
  *   sp+0  this code         sp+8  FP control       sp+16 GuaranteedStackBytes
  *   sp+24 DeallocationStack sp+32 StackLimit       sp+40 StackBase
  *   sp+48 ExceptionList     sp+56 entry            sp+64 arg
- *   sp+72, sp+80  0         sp+88 = top-8: 0, a null return address, so
- *   unwinders end here.
- * It loads the TIB fields, moves rsp to top-8 (as if just called from
+ *   sp+72, sp+80  0         sp+88 = T-8: 0, a null return address.
+ * It loads the TIB fields, moves rsp to T-8 (as if just called from
  * address 0), allocates the entry's 32-byte shadow space plus padding so
- * rsp % 16 == 0 at the call, and calls entry(value, arg). The SEH unwind
+ * rsp % 16 == 0 at the call, and calls entry(value, arg). Its SEH unwind
  * data says so (.seh_stackalloc 40), so RtlVirtualUnwind walks from the
- * entry into this frame, reads the null return address and stops with
- * rsp = StackBase. A file-scope asm block rather than a naked function:
- * gcc closes a naked function's SEH prologue before its body. The symbol
- * is local to the object file. */
+ * entry into this frame and on to the null return address at T-8, where
+ * the walk ends; the frame's handler is hsafe__win64_tramp_handler.
+ * A file-scope asm block rather than a naked function: gcc closes a naked
+ * function's SEH prologue before its body. It follows a function
+ * definition, so the assembler is in .text where gcc believes it is (at
+ * -O0 gcc emits file-scope asm in source order, and COFF has no
+ * .pushsection). The symbol is local to the object file. */
 __asm__(
     ".text\n\t"
     ".p2align 4\n\t"
     ".def hsafe__win64_trampoline; .scl 3; .type 32; .endef\n\t"
     ".seh_proc hsafe__win64_trampoline\n"
     "hsafe__win64_trampoline:\n\t"
+    ".seh_handler hsafe__win64_tramp_handler, @except\n\t"
     HSAFE__WIN64_TRAMP_FPU
     "movl 8(%rsp), %eax\n\t"
     "movl %eax, %gs:0x1748\n\t"
@@ -2994,7 +2975,7 @@ __asm__(
     "movq 48(%rsp), %rax\n\t"       /* entry                              */
     "movq 56(%rsp), %rdx\n\t"       /* arg; rcx already holds the value   */
     "xorl %ebp, %ebp\n\t"
-    "leaq 80(%rsp), %rsp\n\t"       /* top - 8: the null return address   */
+    "leaq 80(%rsp), %rsp\n\t"       /* T-8: the null return address       */
     "subq $40, %rsp\n\t"            /* shadow space + pad: rsp % 16 == 0  */
     ".seh_stackalloc 40\n\t"
     ".seh_endprologue\n\t"
@@ -3165,88 +3146,24 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 /* First code a new context runs. The switch that enters it popped the
  * resume address (this function) and jumped here with rsp at the rbp slot
- * and rdi holding the value passed in. Initial frame (hsafe__ctx_make),
- * 16-byte aligned top T:
- *     T-64  sp+0   this function          T-32  sp+32  arg
- *     T-56  sp+8   rbp (0)                T-24  sp+40  link: address of the
- *     T-48  sp+16  FP control                          resumer's hsafe__ctx
- *     T-40  sp+24  entry                  T-16, T-8    0
- * The trampoline calls entry(value, arg) with rsp = T-64 (aligned), so
- * everything above stays in place while the context lives.
- *
- * Unwinding (gdb, backtrace(), perf --call-graph=dwarf): the CFI below
- * makes the trampoline's frame lead to the resumer, corosensei-style. The
- * link slot points at the hsafe__ctx in which the current resumer's switch
- * saved its stack pointer S (hsafe_coro.caller, set by hsafe__ctx_link);
- * that switch pushed, from S up: its resume address, rbp, the FP control
- * slot and 128 bytes of red zone, so the resumer's own rsp was S+152. So:
- *     CFA = *(*(link slot)) + 152,  rip at CFA-152,  rbp at CFA-144,
- * which is right for whoever resumed the coroutine last, because every
- * resume stores S there anew; no instruction is added to the switch. rbx
- * and r12-r15 are declared clobbered by the switch, so the resumer holds
- * nothing in them there: they are described as undefined.
- * .cfi_signal_frame: gdb refuses a caller frame at a lower address than its
- * callee ("previous frame inner to this frame") unless the callee is a
- * signal frame, and a coroutine stack may lie above its resumer's (a stack
- * in the resumer's caller's frame); gdb shows this frame as
- * "<signal handler called>" and uses the resumer's pc as is. The ud2 after
- * the call keeps the return address inside this function's FDE.
- * Exceptions: a C++ exception or forced unwind that reaches this frame
- * stops here as it did before the link (std::terminate for a throw, see
- * hsafe__x86_64_tramp_personality), so it never unwinds into the resumer
- * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
- * and no -g) none of this is emitted. */
+ * and rdi holding the value passed in. Initial frame: sp+0 this function,
+ * sp+8 rbp (0), sp+16 FP control, sp+24 entry, sp+32 arg.
+ * .cfi_undefined rip ends backtraces here instead of walking into garbage. */
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif
-#if defined(__GCC_HAVE_DWARF2_CFI_ASM)
-#  include <unwind.h>
-/* The personality of the trampoline's frame. Phase 1 of a throw asks every
- * frame whether it handles the exception; the answer here is "fatal", so
- * _Unwind_RaiseException fails and __cxa_throw calls std::terminate, as it
- * did when the trampoline ended the stack. A forced unwind (pthread_exit,
- * pthread_cancel) is let through: it ends the thread anyway. */
-static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
-    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
-    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
-    __asm__("hsafe__x86_64_tramp_personality") __attribute__((used));
-static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
-    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
-    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
-{
-    (void)version; (void)cls; (void)ex; (void)ctx;
-    if (actions & _UA_FORCE_UNWIND) return _URC_CONTINUE_UNWIND;
-    return (actions & _UA_SEARCH_PHASE) ? _URC_FATAL_PHASE1_ERROR : _URC_FATAL_PHASE2_ERROR;
-}
-/* DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp) <slot>, DW_OP_deref,
- * DW_OP_deref, DW_OP_plus_uconst 152 (uleb128 0x98 0x01). */
-#  define HSAFE__X86_TRAMP_CFA(slot) \
-    ".cfi_escape 0x0f, 7, 0x77, " slot ", 0x06, 0x06, 0x23, 0x98, 0x01\n\t"
-#  define HSAFE__X86_TRAMP_CFI \
-    ".cfi_signal_frame\n\t" \
-    ".cfi_personality 0x1b, hsafe__x86_64_tramp_personality\n\t" \
-    HSAFE__X86_TRAMP_CFA("32") \
-    ".cfi_offset 16, -152\n\t"          /* rip */ \
-    ".cfi_offset 6, -144\n\t"           /* rbp */ \
-    ".cfi_undefined 3\n\t.cfi_undefined 12\n\t.cfi_undefined 13\n\t" \
-    ".cfi_undefined 14\n\t.cfi_undefined 15\n\t"
-#else
-#  define HSAFE__X86_TRAMP_CFA(slot) ""
-#  define HSAFE__X86_TRAMP_CFI ""
-#endif
 __attribute__((naked, used)) static void hsafe__x86_64_trampoline(void)
 {
     __asm__ __volatile__(
-        HSAFE__X86_TRAMP_CFI
+        ".cfi_undefined rip\n\t"
         HSAFE__X86_ENDBR
         HSAFE__X86_TRAMP_FPU
         "xorl %ebp, %ebp\n\t"
         "movq 16(%rsp), %rax\n\t"       /* entry                          */
         "movq 24(%rsp), %rsi\n\t"       /* arg; rdi already holds value   */
-        "leaq -8(%rsp), %rsp\n\t"       /* T-56 -> T-64: aligned for call */
-        HSAFE__X86_TRAMP_CFA("40")
+        "andq $-16, %rsp\n\t"
         "callq *%rax\n\t"
         "ud2\n\t");
 }
@@ -3266,15 +3183,6 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = sp[6] = sp[7] = 0;
     ctx->sp = sp;
-}
-
-/* Optional backend hook (HSAFE__CTX_HAS_LINK): tell a context made by
- * hsafe__ctx_make where its resumers save themselves, for the unwind
- * information above. Call before the first switch into ctx. */
-#define HSAFE__CTX_HAS_LINK 1
-static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
-{
-    ((uint64_t *)ctx->sp)[5] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
 #endif /* HSAFE__BACKEND_IMPL */
@@ -4324,9 +4232,13 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
     uint64_t a = (uint64_t)(uintptr_t)ctx;
+    /* hsafe accepts stacks of any alignment; some makecontext
+     * implementations (glibc on arm) do not: hand it 16-byte aligned ends. */
+    uintptr_t base = ((uintptr_t)lo + 15) & ~(uintptr_t)15;
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     getcontext(&ctx->uc);
-    ctx->uc.uc_stack.ss_sp = lo;
-    ctx->uc.uc_stack.ss_size = size;
+    ctx->uc.uc_stack.ss_sp = (void *)base;
+    ctx->uc.uc_stack.ss_size = (size_t)(top - base);
     ctx->uc.uc_link = NULL;
     ctx->entry = entry;
     ctx->arg = arg;
@@ -4357,8 +4269,6 @@ extern "C" {
 #endif
 #if defined(HSAFE__ASAN)
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
-void *__asan_get_current_fake_stack(void);
-void *__asan_addr_is_in_fake_stack(void *fake_stack, void *addr, void **beg, void **end);
 #endif
 #if defined(HSAFE__TSAN)
 void *__tsan_create_fiber(unsigned flags);
@@ -4960,7 +4870,17 @@ static int hsafe__os_probe_guard(void)
         void *p = NULL;
         k = HSAFE__GUARD_MPROTECT;
         if (hsafe__os_map(2 * page, &p) == HSAFE_OK) {
-            if (madvise(p, page, MADV_GUARD_INSTALL) == 0) k = HSAFE__GUARD_MADV;
+            /* Believe it only if the kernel itself now faults on the page:
+             * writing a byte from it into a pipe fails with EFAULT when it
+             * is guarded (an emulator such as qemu-user may accept the
+             * advice and ignore it). Not a path-reading call: valgrind
+             * would read the path itself, and crash. */
+            int fds[2];
+            if (madvise(p, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+                if (write(fds[1], p, 1) < 0 && errno == EFAULT) k = HSAFE__GUARD_MADV;
+                close(fds[0]);
+                close(fds[1]);
+            }
             munmap(p, 2 * page);
         }
         __atomic_store_n(&kind, k, __ATOMIC_RELEASE);
@@ -5018,13 +4938,47 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
 
 /* ---- residency -------------------------------------------------------- */
 
+#if defined(__linux__)
+/* Does residency method `res` tell the truth here? Checked once per pool on
+ * a scratch mapping of 8 pages with every other one touched: a wrong answer
+ * would leave data unwiped (qemu-user, for one, serves /proc/self/pagemap
+ * for host addresses to 32-bit guests, and unswapped to big-endian ones). */
+static int hsafe__os_residency_works(hsafe_pool *pool, int res)
+{
+    size_t page = hsafe__os_page_size(), i;
+    unsigned char *m, vec[8];
+    uint64_t ent[8];
+    void *v = NULL;
+    int ok = 1;
+    if (hsafe__os_map(8 * page, &v) != HSAFE_OK) return 0;
+    m = (unsigned char *)v;
+    for (i = 1; i < 8; i += 2) ((volatile unsigned char *)m)[i * page] = 1;
+    if (res == HSAFE__RES_PAGEMAP) {
+        off_t off = (off_t)((uintptr_t)m / page * sizeof(uint64_t));
+        if (pread(pool->pagemap_fd, ent, sizeof ent, off) != (ssize_t)sizeof ent) ok = 0;
+        /* bits 63..61 (present, swapped, file): 100 touched, 000 not */
+        for (i = 0; ok && i < 8; i++) ok = (ent[i] >> 61) == ((i & 1) ? 4u : 0u);
+    } else {
+        if (mincore(m, 8 * page, vec) != 0) ok = 0;
+        for (i = 0; ok && i < 8; i++) ok = (size_t)(vec[i] & 1) == (i & 1);
+    }
+    munmap(v, 8 * page);
+    return ok;
+}
+#endif
+
 static int hsafe__os_residency_open(hsafe_pool *pool)
 {
 #if defined(__linux__)
     if (pool->memory || pool->stack_size < HSAFE__RESIDENCY_MIN) return HSAFE__RES_NONE;
     pool->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pool->pagemap_fd >= 0) return HSAFE__RES_PAGEMAP;
-    if (pool->flags & HSAFE_POOL_MLOCK) return HSAFE__RES_MINCORE; /* never swapped */
+    if (pool->pagemap_fd >= 0) {
+        if (hsafe__os_residency_works(pool, HSAFE__RES_PAGEMAP)) return HSAFE__RES_PAGEMAP;
+        close(pool->pagemap_fd);
+        pool->pagemap_fd = -1;
+    }
+    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_residency_works(pool, HSAFE__RES_MINCORE))
+        return HSAFE__RES_MINCORE; /* never swapped */
 #else
     (void)pool;
 #endif
@@ -5329,22 +5283,15 @@ HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co)
     }
 }
 
-/* Leave coroutine co for good, handing v to its resumer. Under ASan it is
- * not instrumented: with detect_stack_use_after_return its locals (and the
- * backend's, e.g. the switch message of fcontext) would live on the
- * coroutine's fake stack, which the NULL below frees before the switch
- * uses them (tests/sanitize/asan_fiber.c, scenario uar). */
-#if defined(HSAFE__ASAN_FIBER)
-__attribute__((no_sanitize_address))
-#endif
-__attribute__((noreturn, noinline)) static void hsafe__coro_exit(hsafe_coro *co, uintptr_t v)
+/* Leave coroutine co for good, handing v to its resumer. */
+__attribute__((noreturn)) static void hsafe__coro_exit(hsafe_coro *co, uintptr_t v)
 {
     hsafe__ctx dead;
     co->status = HSAFE_CORO_FINISHED;
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
 #endif
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_start_switch_fiber(NULL, co->asan_caller_lo, co->asan_caller_size);
 #endif
     hsafe__ctx_switch(&dead, &co->caller, v);
@@ -5355,7 +5302,7 @@ static void hsafe__coro_main(uintptr_t first, void *arg)
 {
     hsafe_coro *co = (hsafe_coro *)arg;
     uintptr_t r;
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_finish_switch_fiber(NULL, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     r = co->fn(co, first);
@@ -5372,19 +5319,16 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
     co->user = user;
     co->stack_lo = (unsigned char *)stack;
     co->stack_size = stack_size;
-#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 1)
+#if defined(HSAFE__ASAN)
     __asan_unpoison_memory_region(stack, stack_size);
 #endif
-#if defined(HSAFE__VALGRIND) && !defined(HSAFE_TEST_NO_VALGRIND_REGISTER)
+#if defined(HSAFE__VALGRIND)
     co->vg_stack_id = VALGRIND_STACK_REGISTER(co->stack_lo, co->stack_lo + stack_size - 1);
 #endif
 #if defined(HSAFE__TSAN)
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
     hsafe__ctx_make(&co->ctx, stack, stack_size, hsafe__coro_main, co);
-#if defined(HSAFE__CTX_HAS_LINK)
-    hsafe__ctx_link(&co->ctx, &co->caller);   /* unwinders walk into the resumer */
-#endif
     co->status = HSAFE_CORO_SUSPENDED;
     return HSAFE_OK;
 }
@@ -5394,13 +5338,13 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
     if (!co) return HSAFE_EINVAL;
     if (co->status == HSAFE_CORO_RUNNING) return HSAFE_ESTATE;
     if (co->status == HSAFE_CORO_DEAD) return HSAFE_OK;
-#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 2)
+#if defined(HSAFE__ASAN)
     __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
 #endif
-#if defined(HSAFE__VALGRIND) && !defined(HSAFE_TEST_NO_VALGRIND_REGISTER)
+#if defined(HSAFE__VALGRIND)
     VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
 #endif
-#if defined(HSAFE__VALGRIND) && !(HSAFE__TEST_NO_VG_DEFINED & 2)
+#if defined(HSAFE__VALGRIND)
     /* memcheck marked the memory below the coroutine's last stack pointer
      * inaccessible as its frames returned; the caller owns it again. */
     VALGRIND_MAKE_MEM_DEFINED(co->stack_lo, co->stack_size);
@@ -5540,10 +5484,10 @@ static void hsafe__inplace_scrub(size_t n);
 static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
 {
     unsigned char *top = s->lo + s->size, *from = s->lo, *nz;
-#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 4)
+#if defined(HSAFE__ASAN)
     __asan_unpoison_memory_region(s->lo, s->size);   /* frames left poisoned */
 #endif
-#if defined(HSAFE__VALGRIND) && !(HSAFE__TEST_NO_VG_DEFINED & 4)
+#if defined(HSAFE__VALGRIND)
     VALGRIND_MAKE_MEM_DEFINED(s->lo, s->size);        /* below a dead SP */
 #endif
     if (HSAFE__BENCH_FULL_WIPE) {   /* the naive scheme, for comparison */
@@ -5642,7 +5586,7 @@ static __thread hsafe__run *hsafe__tls_run;
 static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro *co, uintptr_t *out)
 {
     uintptr_t v;
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     void *fake = NULL;
 #endif
     co->status = HSAFE_CORO_RUNNING;
@@ -5650,14 +5594,14 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
     co->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
 #endif
     v = hsafe__ctx_switch(&co->caller, &co->ctx, 0);
 #if !defined(HSAFE_TEST_NO_WIPE)
     hsafe__cpu_clear_scratch();
 #endif
-#if defined(HSAFE__ASAN_FIBER)
+#if defined(HSAFE__ASAN)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     *out = v;
@@ -5684,13 +5628,7 @@ static uintptr_t hsafe__run_main(hsafe_coro *co, uintptr_t first)
      * in a frame of fn's that has ended (the compiler may not even have
      * stored it), so running it would call garbage. */
     for (c = r->cleanups; c; c = c->next)
-        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size
-#if defined(HSAFE__ASAN_FIBER)
-            /* detect_stack_use_after_return puts fn's locals in the
-             * coroutine's fake stack instead (tests/sanitize/README.md) */
-            || __asan_addr_is_in_fake_stack(__asan_get_current_fake_stack(), c, NULL, NULL)
-#endif
-            )
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size)
             hsafe__misuse("a cleanup handler was still registered when the run's function "
                           "returned, and its record was in a frame that has ended: pop it "
                           "before returning");

@@ -2489,10 +2489,10 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
  *                                the run's data after the switch back:
  *                                r0-r6, r8-r10, r12, lr and the one of
  *                                r7/r11 that is not this unit's frame
- *                                pointer; the APSR flags (NZCVQ and the GE
- *                                bits); d0-d15, and d16-d31 when the CPU has
- *                                32 D registers (NEON's q0-q15 are the same
- *                                registers).
+ *                                pointer; the APSR flags (NZCVQ, and the
+ *                                GE bits from ARMv6T2 on); d0-d15, and
+ *                                d16-d31 when the CPU has 32 D registers
+ *                                (NEON's q0-q15 are the same registers).
  * Why r4-r10 too: after the switch back they hold the run's values (the
  * switch declares them clobbered; the compiler restores the resumer's in its
  * epilogue), and any call before that epilogue could spill them. The frame
@@ -2546,6 +2546,13 @@ static const char *hsafe__cpu_regs_desc(void)
 #else
 #  define HSAFE__ARM_INST ".inst "
 #  define HSAFE__ARM_CPU_NOTFP "r7"      /* r11 is the ARM frame pointer */
+#endif
+/* The GE bits too where the assembler takes APSR_g (ARMv6T2 and later;
+ * GNU as refuses it for plain ARMv6, whose GE bits are then left). */
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+#  define HSAFE__ARM_CPU_MSR_FLAGS "msr APSR_nzcvqg, r0"
+#else
+#  define HSAFE__ARM_CPU_MSR_FLAGS "msr APSR_nzcvq, r0"
 #endif
 /* vmov dN, ip, ip  (N < 16: 0xec4ccb10 + N; N >= 16: 0xec4ccb30 + N - 16) */
 #define HSAFE__ARM_DZ(w) HSAFE__ARM_INST #w "\n\t"
@@ -2603,7 +2610,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
         "mov " HSAFE__ARM_CPU_NOTFP ", #0\n\t"
         "mov r8, #0\n\t" "mov r9, #0\n\t" "mov r10, #0\n\t" "mov ip, #0\n\t"
         "mov lr, #0\n\t"
-        "msr APSR_nzcvqg, r0"
+        HSAFE__ARM_CPU_MSR_FLAGS
         ::: "r0", "r1", "r2", "r3", "r4", "r5", "r6", HSAFE__ARM_CPU_NOTFP,
             "r8", "r9", "r10", "ip", "lr", "cc");
 }

@@ -366,6 +366,7 @@ typedef struct hsafe_stack {
     struct hsafe_stack *next_free;
     unsigned state;                 /* 0 never mapped, 1 free, 2 handed out */
     unsigned vg_id;
+    unsigned zero_streak;           /* releases in a row with trimmable zero pages */
 } hsafe_stack;
 
 /* The pool object; caller memory, fields private. */
@@ -930,10 +931,14 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  *     (both run at memory bandwidth), so scanning alone saves nothing...
  *   - ...unless most of the stack was never touched. For stacks of
  *     HSAFE__RESIDENCY_MIN bytes or more, the kernel tells which pages were
- *     ever touched (/proc/self/pagemap: present or swapped; or mincore when
- *     the stack is mlocked and so cannot be swapped). Pages never touched
- *     cannot hold data, so the scan starts at the lowest touched page.
- *     One system call, then work proportional to the depth really used.
+ *     ever touched (the PAGEMAP_SCAN ioctl, or /proc/self/pagemap entries:
+ *     present or swapped; or mincore when the stack is mlocked and so
+ *     cannot be swapped). Pages never touched cannot hold data, so only
+ *     touched pages are scanned and wiped. One system call, then work
+ *     proportional to the depth really used. Pages a deep run once touched
+ *     stay touched (zero after the wipe); after a few releases that find
+ *     them unused they are given back (MADV_DONTNEED), so the cost follows
+ *     the runs again.
  *   - Smaller stacks skip the system call (it costs more than scanning
  *     them), and so do platforms without residency information.
  * The scan also yields the high-water mark, for free.
@@ -1044,9 +1049,19 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
 static void hsafe__inplace_scrub(size_t n);
 
 /* Make every byte of s zero again; record how deep it was used. */
+/* Releases in a row that found at least HSAFE__TRIM_BYTES of touched but
+ * all-zero stack below the deepest data give those pages back to the
+ * system, so one deep run does not make every later release of that stack
+ * scan them again. */
+#define HSAFE__TRIM_BYTES ((size_t)64 * 1024)
+#define HSAFE__TRIM_STREAK 4u
+
 static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
 {
-    unsigned char *top = s->lo + s->size, *from = s->lo, *nz;
+    unsigned char *top = s->lo + s->size, *nz = top;
+    hsafe__span sp[32];
+    int n = -1, i, first = -1;
+    size_t zero_below = 0;
 #if defined(HSAFE__ASAN)
     __asan_unpoison_memory_region(s->lo, s->size);   /* frames left poisoned */
 #endif
@@ -1058,9 +1073,20 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
         return;
     }
     if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN)
-        from = s->lo + hsafe__os_lowest_touched(pool, s->lo, s->size);
-    nz = from + hsafe__zero_prefix(from, (size_t)(top - from));
-    while (nz < top && *nz == 0) nz++;
+        n = hsafe__os_touched(pool->residency, pool->pagemap_fd, s->lo, s->size, sp, 32);
+    if (n < 0) {                    /* no residency: the whole stack */
+        sp[0].start = 0;
+        sp[0].end = s->size;
+        n = 1;
+    }
+    /* The lowest non-zero byte, scanning the touched spans bottom-up. */
+    for (i = 0; i < n && nz == top; i++) {
+        unsigned char *a = s->lo + sp[i].start, *b = s->lo + sp[i].end, *p;
+        p = a + hsafe__zero_prefix(a, (size_t)(b - a));
+        while (p < b && *p == 0) p++;
+        zero_below += (size_t)(p - a);
+        if (p < b) { nz = p; first = i; }
+    }
 #if !defined(HSAFE_TEST_NO_WIPE)
     /* The scan just loaded the run's bytes into registers: clear them
      * before anything can spill them (the wipe's first, lazily bound call
@@ -1069,8 +1095,28 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     /* Unoptimised builds also keep the scan's vectors in its frame (gcc
      * -O0: in the red zone below hsafe__stack_clean): zero that too. */
     hsafe__inplace_scrub(512);
-    if (nz < top) hsafe_wipe(nz, (size_t)(top - nz));
+    /* Wipe from the lowest non-zero byte up, touched spans only: pages
+     * never touched are zero and stay unallocated. */
+    for (i = first; i >= 0 && i < n; i++) {
+        unsigned char *a = s->lo + sp[i].start, *b = s->lo + sp[i].end;
+        if (a < nz) a = nz;
+        if (a < b) hsafe_wipe(a, (size_t)(b - a));
+    }
 #endif
+    if (pool->residency && zero_below >= HSAFE__TRIM_BYTES && !(pool->flags & HSAFE_POOL_MLOCK)) {
+        if (++s->zero_streak >= HSAFE__TRIM_STREAK) {
+            /* every touched page wholly below the lowest non-zero byte */
+            size_t page = hsafe__os_page_size();
+            size_t below = (size_t)(nz - s->lo) / page * page;
+            for (i = 0; i < n && sp[i].start < below; i++) {
+                size_t end = sp[i].end < below ? sp[i].end : below;
+                hsafe__os_discard(s->lo + sp[i].start, end - sp[i].start);
+            }
+            s->zero_streak = 0;
+        }
+    } else {
+        s->zero_streak = 0;
+    }
     s->last_used = (size_t)(top - nz);
     if (s->last_used > s->high_water) s->high_water = s->last_used;
 }

@@ -237,15 +237,17 @@ static uintptr_t hsafe__os_stack_floor(uintptr_t lo)
     return floor;
 }
 
-/* ---- residency: none on Windows (0 = scan the whole stack) ----------- */
+/* ---- residency: none on Windows (-1 = scan the whole stack) ---------- */
 
 static int hsafe__os_residency_open(hsafe_pool *pool) { (void)pool; return HSAFE__RES_NONE; }
 static void hsafe__os_residency_close(hsafe_pool *pool) { (void)pool; }
-static size_t hsafe__os_lowest_touched(hsafe_pool *pool, unsigned char *lo, size_t size)
+typedef struct hsafe__span { size_t start, end; } hsafe__span;
+static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hsafe__span *out, int max)
 {
-    (void)pool; (void)lo; (void)size;
-    return 0;
+    (void)res; (void)fd; (void)lo; (void)size; (void)out; (void)max;
+    return -1;
 }
+static int hsafe__os_discard(void *p, size_t n) { (void)p; (void)n; return -1; }
 
 /* ---- signals: nothing to block ----------------------------------------- */
 

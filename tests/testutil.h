@@ -39,7 +39,7 @@ static int t_failures;
 #if !defined(_WIN32)
 /* Run fn(arg) in a child process. Returns the signal that ended it (or 0
  * plus *exit_code), with up to cap-1 bytes of its stderr in buf. */
-static int t_in_child(void (*fn)(void *), void *arg, char *buf, size_t cap, int *exit_code)
+__attribute__((unused)) static int t_in_child(void (*fn)(void *), void *arg, char *buf, size_t cap, int *exit_code)
 {
     int fds[2], status = 0;
     size_t len = 0;

@@ -443,7 +443,10 @@ typedef uintptr_t (*hsafe_run_fn)(void *arg);
                                          the run") instead of the process.
                                          Installs a process-wide SIGABRT
                                          handler on first use that passes
-                                         every other abort on unchanged. */
+                                         every other abort on unchanged.
+                                         The innermost run decides: an
+                                         abort inside a nested run without
+                                         this flag ends the process. */
 
 /* Filled by hsafe_run_ex. */
 typedef struct hsafe_run_info {
@@ -466,7 +469,9 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
 /* Inside a run: end it now. The message (printf format) goes to the run's
  * info; cleanup handlers run in reverse order; the stack is wiped; the run
  * returns HSAFE_EPANIC. Outside a run it is misuse: it prints the message
- * and aborts. */
+ * and aborts. It ends the innermost run of the thread: called from a
+ * coroutine that the run resumed on another stack, it abandons that
+ * coroutine, which stays RUNNING (its stack is the caller's to wipe). */
 #if defined(__MINGW32__) && !defined(__clang__)   /* gcc's "printf" is msvcrt's there */
 HSAFE_API void hsafe_panic(const char *fmt, ...)
     __attribute__((noreturn, format(gnu_printf, 1, 2)));
@@ -1062,6 +1067,7 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     hsafe__span sp[32];
     int n = -1, i, first = -1;
     size_t zero_below = 0;
+    (void)first;                    /* unused with HSAFE_TEST_NO_WIPE */
 #if defined(HSAFE__ASAN)
     __asan_unpoison_memory_region(s->lo, s->size);   /* frames left poisoned */
 #endif
@@ -1385,7 +1391,7 @@ __attribute__((noinline)) static uintptr_t hsafe__inplace_call(hsafe_run_fn fn, 
     return v;
 }
 
-__attribute__((noinline)) static void hsafe__inplace_scrub(size_t n)
+__attribute__((noinline, unused)) static void hsafe__inplace_scrub(size_t n)
 {
     unsigned char *buf = (unsigned char *)__builtin_alloca(n);
     hsafe_wipe(buf, n);

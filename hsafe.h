@@ -54,6 +54,12 @@
  *   HSAFE_TEST_NO_WIPE       [impl] TESTS ONLY: skip the stack wipe and the
  *                            register clearing, so residue tests can prove
  *                            they would see a secret that was left behind
+ *   HSAFE_TEST_NO_ASAN_FIBER, HSAFE_TEST_NO_TSAN_FIBER,
+ *   HSAFE_TEST_NO_UNPOISON=<bits>, HSAFE_TEST_NO_VALGRIND_REGISTER,
+ *   HSAFE_TEST_NO_VALGRIND_DEFINED=<bits>
+ *                            [impl] TESTS ONLY: compile one sanitizer or
+ *                            Valgrind annotation out, so tests/sanitize/
+ *                            can prove the tool reports without it
  *   HSAFE_BENCH_FULL_WIPE    [impl] BENCHMARKS ONLY: release wipes the whole
  *                            stack every time (the naive scheme hsafe is
  *                            measured against)
@@ -210,6 +216,27 @@
 #  if __has_feature(thread_sanitizer)
 #    define HSAFE__TSAN 1
 #  endif
+#endif
+/* TESTS ONLY (tests/sanitize/): HSAFE_TEST_NO_ASAN_FIBER,
+ * HSAFE_TEST_NO_TSAN_FIBER, HSAFE_TEST_NO_UNPOISON=<bits>,
+ * HSAFE_TEST_NO_VALGRIND_REGISTER, HSAFE_TEST_NO_VALGRIND_DEFINED=<bits>
+ * [impl] compile one annotation out, so a test can prove the tool reports
+ * without it. */
+#if defined(HSAFE__ASAN) && !defined(HSAFE_TEST_NO_ASAN_FIBER)
+#  define HSAFE__ASAN_FIBER 1
+#endif
+#if defined(HSAFE__TSAN) && defined(HSAFE_TEST_NO_TSAN_FIBER)
+#  undef HSAFE__TSAN
+#endif
+#if defined(HSAFE_TEST_NO_UNPOISON)   /* bits: 1 init, 2 fini, 4 release */
+#  define HSAFE__TEST_NO_UNPOISON (HSAFE_TEST_NO_UNPOISON)
+#else
+#  define HSAFE__TEST_NO_UNPOISON 0
+#endif
+#if defined(HSAFE_TEST_NO_VALGRIND_DEFINED)   /* bits: 2 fini, 4 release */
+#  define HSAFE__TEST_NO_VG_DEFINED (HSAFE_TEST_NO_VALGRIND_DEFINED)
+#else
+#  define HSAFE__TEST_NO_VG_DEFINED 0
 #endif
 
 #ifdef __cplusplus
@@ -525,7 +552,7 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co);
 HSAFE_API void hsafe__misuse(const char *what) __attribute__((noreturn));
 
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
 #endif
@@ -539,7 +566,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
 {
     uintptr_t v;
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
     if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED))
@@ -549,11 +576,11 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
     co->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
 #endif
     v = hsafe__ctx_switch(&co->caller, &co->ctx, in);
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     if (out) *out = v;
@@ -571,11 +598,11 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
 #endif
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_start_switch_fiber(&co->asan_fake, co->asan_caller_lo, co->asan_caller_size);
 #endif
     value = hsafe__ctx_switch(&co->ctx, &co->caller, value);
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(co->asan_fake, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     return value;
@@ -657,6 +684,8 @@ extern "C" {
 #endif
 #if defined(HSAFE__ASAN)
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+void *__asan_get_current_fake_stack(void);
+void *__asan_addr_is_in_fake_stack(void *fake_stack, void *addr, void **beg, void **end);
 #endif
 #if defined(HSAFE__TSAN)
 void *__tsan_create_fiber(unsigned flags);
@@ -852,15 +881,22 @@ HSAFE_API int hsafe__coro_resume_error(const hsafe_coro *co)
     }
 }
 
-/* Leave coroutine co for good, handing v to its resumer. */
-__attribute__((noreturn)) static void hsafe__coro_exit(hsafe_coro *co, uintptr_t v)
+/* Leave coroutine co for good, handing v to its resumer. Under ASan it is
+ * not instrumented: with detect_stack_use_after_return its locals (and the
+ * backend's, e.g. the switch message of fcontext) would live on the
+ * coroutine's fake stack, which the NULL below frees before the switch
+ * uses them (tests/sanitize/asan_fiber.c, scenario uar). */
+#if defined(HSAFE__ASAN_FIBER)
+__attribute__((no_sanitize_address))
+#endif
+__attribute__((noreturn, noinline)) static void hsafe__coro_exit(hsafe_coro *co, uintptr_t v)
 {
     hsafe__ctx dead;
     co->status = HSAFE_CORO_FINISHED;
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
 #endif
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_start_switch_fiber(NULL, co->asan_caller_lo, co->asan_caller_size);
 #endif
     hsafe__ctx_switch(&dead, &co->caller, v);
@@ -871,7 +907,7 @@ static void hsafe__coro_main(uintptr_t first, void *arg)
 {
     hsafe_coro *co = (hsafe_coro *)arg;
     uintptr_t r;
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(NULL, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     r = co->fn(co, first);
@@ -888,32 +924,59 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
     co->user = user;
     co->stack_lo = (unsigned char *)stack;
     co->stack_size = stack_size;
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 1)
     __asan_unpoison_memory_region(stack, stack_size);
 #endif
-#if defined(HSAFE__VALGRIND)
+#if defined(HSAFE__VALGRIND) && !defined(HSAFE_TEST_NO_VALGRIND_REGISTER)
     co->vg_stack_id = VALGRIND_STACK_REGISTER(co->stack_lo, co->stack_lo + stack_size - 1);
 #endif
 #if defined(HSAFE__TSAN)
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
     hsafe__ctx_make(&co->ctx, stack, stack_size, hsafe__coro_main, co);
+#if defined(HSAFE__CTX_HAS_LINK)
+    hsafe__ctx_link(&co->ctx, &co->caller);   /* unwinders walk into the resumer */
+#endif
     co->status = HSAFE_CORO_SUSPENDED;
     return HSAFE_OK;
 }
+
+#if defined(HSAFE__ASAN_FIBER)
+/* A coroutine abandoned while suspended keeps its ASan fake stack (frames of
+ * detect_stack_use_after_return, ~1 MiB of address space, and the pages
+ * its frames touched) for good: ASan frees one only when a fiber leaves for
+ * good. So enter it, in ASan's books only, and leave it for good. Not
+ * instrumented, so nothing here lives in a fake stack that changes under
+ * it. (tests/sanitize/asan_fiber.c, scenario abandon.) */
+__attribute__((no_sanitize_address, noinline))
+static void hsafe__asan_drop_fake_stack(hsafe_coro *co)
+{
+    void *mine = NULL;
+    const void *lo = NULL;
+    size_t size = 0;
+    __sanitizer_start_switch_fiber(&mine, co->stack_lo, co->stack_size);
+    __sanitizer_finish_switch_fiber(co->asan_fake, &lo, &size);
+    __sanitizer_start_switch_fiber(NULL, lo, size);
+    __sanitizer_finish_switch_fiber(mine, NULL, NULL);
+    co->asan_fake = NULL;
+}
+#endif
 
 HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 {
     if (!co) return HSAFE_EINVAL;
     if (co->status == HSAFE_CORO_RUNNING) return HSAFE_ESTATE;
     if (co->status == HSAFE_CORO_DEAD) return HSAFE_OK;
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
+    if (co->status == HSAFE_CORO_SUSPENDED && co->asan_fake) hsafe__asan_drop_fake_stack(co);
+#endif
+#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 2)
     __asan_unpoison_memory_region(co->stack_lo, co->stack_size);
 #endif
-#if defined(HSAFE__VALGRIND)
+#if defined(HSAFE__VALGRIND) && !defined(HSAFE_TEST_NO_VALGRIND_REGISTER)
     VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
 #endif
-#if defined(HSAFE__VALGRIND)
+#if defined(HSAFE__VALGRIND) && !(HSAFE__TEST_NO_VG_DEFINED & 2)
     /* memcheck marked the memory below the coroutine's last stack pointer
      * inaccessible as its frames returned; the caller owns it again. */
     VALGRIND_MAKE_MEM_DEFINED(co->stack_lo, co->stack_size);
@@ -1068,10 +1131,10 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     int n = -1, i, first = -1;
     size_t zero_below = 0;
     (void)first;                    /* unused with HSAFE_TEST_NO_WIPE */
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN) && !(HSAFE__TEST_NO_UNPOISON & 4)
     __asan_unpoison_memory_region(s->lo, s->size);   /* frames left poisoned */
 #endif
-#if defined(HSAFE__VALGRIND)
+#if defined(HSAFE__VALGRIND) && !(HSAFE__TEST_NO_VG_DEFINED & 4)
     VALGRIND_MAKE_MEM_DEFINED(s->lo, s->size);        /* below a dead SP */
 #endif
     if (HSAFE__BENCH_FULL_WIPE) {   /* the naive scheme, for comparison */
@@ -1201,7 +1264,7 @@ static __thread hsafe__run *hsafe__tls_run;
 static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro *co, uintptr_t *out)
 {
     uintptr_t v;
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
     co->status = HSAFE_CORO_RUNNING;
@@ -1209,14 +1272,14 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
     co->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
 #endif
     v = hsafe__ctx_switch(&co->caller, &co->ctx, 0);
 #if !defined(HSAFE_TEST_NO_WIPE)
     hsafe__cpu_clear_scratch();
 #endif
-#if defined(HSAFE__ASAN)
+#if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     *out = v;
@@ -1243,7 +1306,13 @@ static uintptr_t hsafe__run_main(hsafe_coro *co, uintptr_t first)
      * in a frame of fn's that has ended (the compiler may not even have
      * stored it), so running it would call garbage. */
     for (c = r->cleanups; c; c = c->next)
-        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size)
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size
+#if defined(HSAFE__ASAN_FIBER)
+            /* detect_stack_use_after_return puts fn's locals in the
+             * coroutine's fake stack instead (tests/sanitize/README.md) */
+            || __asan_addr_is_in_fake_stack(__asan_get_current_fake_stack(), c, NULL, NULL)
+#endif
+            )
             hsafe__misuse("a cleanup handler was still registered when the run's function "
                           "returned, and its record was in a frame that has ended: pop it "
                           "before returning");

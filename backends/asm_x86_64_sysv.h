@@ -118,24 +118,88 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 /* First code a new context runs. The switch that enters it popped the
  * resume address (this function) and jumped here with rsp at the rbp slot
- * and rdi holding the value passed in. Initial frame: sp+0 this function,
- * sp+8 rbp (0), sp+16 FP control, sp+24 entry, sp+32 arg.
- * .cfi_undefined rip ends backtraces here instead of walking into garbage. */
+ * and rdi holding the value passed in. Initial frame (hsafe__ctx_make),
+ * 16-byte aligned top T:
+ *     T-64  sp+0   this function          T-32  sp+32  arg
+ *     T-56  sp+8   rbp (0)                T-24  sp+40  link: address of the
+ *     T-48  sp+16  FP control                          resumer's hsafe__ctx
+ *     T-40  sp+24  entry                  T-16, T-8    0
+ * The trampoline calls entry(value, arg) with rsp = T-64 (aligned), so
+ * everything above stays in place while the context lives.
+ *
+ * Unwinding (gdb, backtrace(), perf --call-graph=dwarf): the CFI below
+ * makes the trampoline's frame lead to the resumer, corosensei-style. The
+ * link slot points at the hsafe__ctx in which the current resumer's switch
+ * saved its stack pointer S (hsafe_coro.caller, set by hsafe__ctx_link);
+ * that switch pushed, from S up: its resume address, rbp, the FP control
+ * slot and 128 bytes of red zone, so the resumer's own rsp was S+152. So:
+ *     CFA = *(*(link slot)) + 152,  rip at CFA-152,  rbp at CFA-144,
+ * which is right for whoever resumed the coroutine last, because every
+ * resume stores S there anew; no instruction is added to the switch. rbx
+ * and r12-r15 are declared clobbered by the switch, so the resumer holds
+ * nothing in them there: they are described as undefined.
+ * .cfi_signal_frame: gdb refuses a caller frame at a lower address than its
+ * callee ("previous frame inner to this frame") unless the callee is a
+ * signal frame, and a coroutine stack may lie above its resumer's (a stack
+ * in the resumer's caller's frame); gdb shows this frame as
+ * "<signal handler called>" and uses the resumer's pc as is. The ud2 after
+ * the call keeps the return address inside this function's FDE.
+ * Exceptions: a C++ exception or forced unwind that reaches this frame
+ * stops here as it did before the link (std::terminate for a throw, see
+ * hsafe__x86_64_tramp_personality), so it never unwinds into the resumer
+ * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
+ * and no -g) none of this is emitted. */
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif
+#if defined(__GCC_HAVE_DWARF2_CFI_ASM)
+#  include <unwind.h>
+/* The personality of the trampoline's frame. Phase 1 of a throw asks every
+ * frame whether it handles the exception; the answer here is "fatal", so
+ * _Unwind_RaiseException fails and __cxa_throw calls std::terminate, as it
+ * did when the trampoline ended the stack. A forced unwind (pthread_exit,
+ * pthread_cancel) is let through: it ends the thread anyway. */
+static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
+    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
+    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
+    __asm__("hsafe__x86_64_tramp_personality") __attribute__((used));
+static _Unwind_Reason_Code hsafe__x86_64_tramp_personality(
+    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
+    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
+{
+    (void)version; (void)cls; (void)ex; (void)ctx;
+    if (actions & _UA_FORCE_UNWIND) return _URC_CONTINUE_UNWIND;
+    return (actions & _UA_SEARCH_PHASE) ? _URC_FATAL_PHASE1_ERROR : _URC_FATAL_PHASE2_ERROR;
+}
+/* DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp) <slot>, DW_OP_deref,
+ * DW_OP_deref, DW_OP_plus_uconst 152 (uleb128 0x98 0x01). */
+#  define HSAFE__X86_TRAMP_CFA(slot) \
+    ".cfi_escape 0x0f, 7, 0x77, " slot ", 0x06, 0x06, 0x23, 0x98, 0x01\n\t"
+#  define HSAFE__X86_TRAMP_CFI \
+    ".cfi_signal_frame\n\t" \
+    ".cfi_personality 0x1b, hsafe__x86_64_tramp_personality\n\t" \
+    HSAFE__X86_TRAMP_CFA("32") \
+    ".cfi_offset 16, -152\n\t"          /* rip */ \
+    ".cfi_offset 6, -144\n\t"           /* rbp */ \
+    ".cfi_undefined 3\n\t.cfi_undefined 12\n\t.cfi_undefined 13\n\t" \
+    ".cfi_undefined 14\n\t.cfi_undefined 15\n\t"
+#else
+#  define HSAFE__X86_TRAMP_CFA(slot) ""
+#  define HSAFE__X86_TRAMP_CFI ""
+#endif
 __attribute__((naked, used)) static void hsafe__x86_64_trampoline(void)
 {
     __asm__ __volatile__(
-        ".cfi_undefined rip\n\t"
+        HSAFE__X86_TRAMP_CFI
         HSAFE__X86_ENDBR
         HSAFE__X86_TRAMP_FPU
         "xorl %ebp, %ebp\n\t"
         "movq 16(%rsp), %rax\n\t"       /* entry                          */
         "movq 24(%rsp), %rsi\n\t"       /* arg; rdi already holds value   */
-        "andq $-16, %rsp\n\t"
+        "leaq -8(%rsp), %rsp\n\t"       /* T-56 -> T-64: aligned for call */
+        HSAFE__X86_TRAMP_CFA("40")
         "callq *%rax\n\t"
         "ud2\n\t");
 }
@@ -155,6 +219,15 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = sp[6] = sp[7] = 0;
     ctx->sp = sp;
+}
+
+/* Optional backend hook (HSAFE__CTX_HAS_LINK): tell a context made by
+ * hsafe__ctx_make where its resumers save themselves, for the unwind
+ * information above. Call before the first switch into ctx. */
+#define HSAFE__CTX_HAS_LINK 1
+static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
+{
+    ((uint64_t *)ctx->sp)[5] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
 #endif /* HSAFE__BACKEND_IMPL */

@@ -118,7 +118,7 @@ for cc in "${compilers[@]}"; do
                 fi
                 libs+=(-lboost_context)
             fi
-            def="HSAFE_BACKEND_$(echo "$backend" | tr a-z A-Z)"
+            def="HSAFE_BACKEND_${backend^^}"
             exe="$work/bin/demo.$cc.$lang.$backend"
             log="$work/bin/demo.$cc.$lang.$backend.log"
             # Built inside the empty vendor directory: only hsafe.h is there.

@@ -142,7 +142,10 @@ static int same(fpstate a, fpstate b) { return a.round == b.round && a.extra == 
  * FTZ; 1 + 2^-40 in long double, rounded up at x87 single precision, is
  * 1 + 2^-23, not exact. Returns 1 for "odd", 0 for "default", -1 for a
  * mixture. */
-static volatile double one = 1.0, three = 3.0, small = DBL_MIN, third_nearest;
+static volatile double one = 1.0, three = 3.0, third_nearest;
+#if defined(__x86_64__) || defined(__aarch64__)
+static volatile double small = DBL_MIN;
+#endif
 #if defined(__x86_64__)
 static volatile long double lone = 1.0L, ltiny = 1.0L / 1099511627776.0L;  /* 2^-40 */
 #endif

@@ -76,8 +76,8 @@
  *   riscv64      yes (default)  not tested      yes
  *   armhf        yes (default)  not tested      yes
  *   i386/i686    yes (default)  not tested      yes
- *   ppc64le      -              not tested      yes (default)
- *   s390x        -              not tested      yes (default)
+ *   ppc64le      yes (default)  not tested      yes
+ *   s390x        yes (default)  not tested      yes
  *   other glibc  -              -               yes (default)
  *   wasm, hermit: refused at compile time; their stacks cannot be switched
  *   or wiped the way hsafe needs.
@@ -156,6 +156,10 @@
 #  define HSAFE__CAN_ASM 1
 #elif defined(__i386__) && defined(__ELF__)
 #  define HSAFE__CAN_ASM 1
+#elif defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2 && defined(__ELF__)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__s390x__) && defined(__ELF__)
+#  define HSAFE__CAN_ASM 1
 #endif
 #if defined(__GLIBC__) || defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
 #  define HSAFE__CAN_UCONTEXT 1
@@ -195,6 +199,10 @@
 #  include "backends/asm_arm.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
 #  include "backends/asm_i386.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
+#  include "backends/asm_ppc64le.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
+#  include "backends/asm_s390x.h"
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 #  include "backends/fcontext.h"
 #elif defined(HSAFE__BACKEND_UCONTEXT)
@@ -642,6 +650,10 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #  include "backends/cpu_arm.h"
 #elif defined(__i386__)
 #  include "backends/cpu_i386.h"
+#elif defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2
+#  include "backends/cpu_ppc64le.h"
+#elif defined(__s390x__)
+#  include "backends/cpu_s390x.h"
 #else
 #  include "backends/cpu_generic.h"
 #endif
@@ -660,6 +672,10 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #  include "backends/asm_arm.h"
 #elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
 #  include "backends/asm_i386.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
+#  include "backends/asm_ppc64le.h"
+#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
+#  include "backends/asm_s390x.h"
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 #  include "backends/fcontext.h"
 #elif defined(HSAFE__BACKEND_UCONTEXT)

@@ -7,6 +7,8 @@
  *   backends/asm_riscv64.h
  *   backends/asm_arm.h
  *   backends/asm_i386.h
+ *   backends/asm_ppc64le.h
+ *   backends/asm_s390x.h
  *   backends/fcontext.h
  *   backends/ucontext.h
  *   backends/cpu_x86_64.h
@@ -14,6 +16,8 @@
  *   backends/cpu_riscv64.h
  *   backends/cpu_arm.h
  *   backends/cpu_i386.h
+ *   backends/cpu_ppc64le.h
+ *   backends/cpu_s390x.h
  *   backends/cpu_generic.h
  *   backends/os_win32.h
  *   backends/os_posix.h
@@ -96,8 +100,8 @@
  *   riscv64      yes (default)  not tested      yes
  *   armhf        yes (default)  not tested      yes
  *   i386/i686    yes (default)  not tested      yes
- *   ppc64le      -              not tested      yes (default)
- *   s390x        -              not tested      yes (default)
+ *   ppc64le      yes (default)  not tested      yes
+ *   s390x        yes (default)  not tested      yes
  *   other glibc  -              -               yes (default)
  *   wasm, hermit: refused at compile time; their stacks cannot be switched
  *   or wiped the way hsafe needs.
@@ -175,6 +179,10 @@
       defined(__ARM_ARCH) && __ARM_ARCH >= 6
 #  define HSAFE__CAN_ASM 1
 #elif defined(__i386__) && defined(__ELF__)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2 && defined(__ELF__)
+#  define HSAFE__CAN_ASM 1
+#elif defined(__s390x__) && defined(__ELF__)
 #  define HSAFE__CAN_ASM 1
 #endif
 #if defined(__GLIBC__) || defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
@@ -1629,6 +1637,424 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 
 #endif /* HSAFE__BACKEND_IMPL */
 /* ---- end backends/asm_i386.h ---- */
+#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
+/* ---- begin backends/asm_ppc64le.h ---- */
+/* hsafe context backend: hand-written asm, 64-bit PowerPC ELFv2 (ppc64le
+ * Linux; also big-endian ELFv2 systems).
+ *
+ * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * __powerpc64__ with _CALL_ELF == 2. It implements the internal backend
+ * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * and this file follows it step for step.
+ *
+ * ABI (64-Bit ELF V2 ABI Specification, Power Architecture, chapter 2):
+ *   callee-saved   r14-r31 (r31 is the frame pointer when there is one),
+ *                  r1 (the stack pointer), f14-f31, v20-v31, cr2-cr4;
+ *                  r2 (the TOC pointer) is restored by the caller after a
+ *                  call that may leave the module, and is the same for
+ *                  every function of one module.
+ *   caller-saved   r0, r3-r12, f0-f13, v0-v19 (and all of vs0-vs63 beyond
+ *                  the FPR halves of vs14-vs31), cr0, cr1, cr5-cr7, lr,
+ *                  ctr, xer.
+ *   reserved       r13 (the thread pointer): never switched, so a coroutine
+ *                  resumed by another thread sees that thread's TLS.
+ *   FPSCR          its rounding and exception-enable fields change only
+ *                  through support functions such as fesetround.
+ *   stack          r1 % 16 == 0; 0(r1) holds the back chain (the caller's
+ *                  r1); the 288 bytes below r1 are a protected zone that a
+ *                  function may use without moving r1 (compilers keep
+ *                  saved registers there), so the switch skips them.
+ *
+ * Register table of one switch (hsafe__ctx_switch):
+ *   r3             the value passed: in on entry, out on landing (fixed)
+ *   r4, r5         save, to (fixed too; garbage after landing)
+ *   r0, r6-r12, r14-r30, lr, ctr, xer, cr0-cr7
+ *                  declared clobbered: the compiler saves whichever of the
+ *                  callee-saved ones are live, once per function
+ *   fr0-fr31, v0-v31
+ *                  declared clobbered (with VSX these are all of vs0-vs63),
+ *                  so f14-f31 and v20-v31 are saved where live
+ *   r31            saved by the asm: it may be the frame pointer, which
+ *                  inline asm may not clobber
+ *   r2             saved by the asm: the two ends of a switch may lie in
+ *                  different modules (a coroutine body in a shared library),
+ *                  and the compiler may not be told that r2 changes
+ *   FPSCR          saved by the asm only with HSAFE_ASM_SAVE_FPU (below)
+ *   resume address saved by the asm (`bcl 20,31` + mflr: the form the
+ *                  processor knows is not a call, so the link stack is left
+ *                  alone)
+ *
+ * Frame pushed by a switching side with stdu (ascending addresses from
+ * ctx->sp; 48 bytes plus the 288-byte protected zone, so r1 stays 16-byte
+ * aligned and the back chain stays intact):
+ *
+ *     sp+0    back chain (the switcher's r1)
+ *     sp+8    resume address
+ *     sp+16   r31
+ *     sp+24   r2
+ *     sp+32   FPSCR (written only with HSAFE_ASM_SAVE_FPU)
+ *     sp+48   288 bytes of the switcher's protected zone, left untouched
+ *
+ * The switch lands with mtctr + bctr (an indirect branch), never blr (a
+ * return), so the link stack stays balanced.
+ *
+ * Floating-point control state (FPSCR):
+ *   by default it belongs to the thread, as on x86_64: the switch does not
+ *   touch it, so a mode set inside a coroutine is still set in its resumer
+ *   after the yield.
+ *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
+ *   context keeps its own FPSCR (control and sticky flags alike, as MXCSR
+ *   on x86_64): a new context starts with its creator's, and landing
+ *   restores the target's with mtfsf. VSCR (the vector saturation flag and
+ *   non-Java mode) always belongs to the thread.
+ */
+#ifndef HSAFE__BACKEND_ASM_PPC64_H
+#define HSAFE__BACKEND_ASM_PPC64_H
+
+#if !defined(_CALL_ELF) || _CALL_ELF != 2
+#  error "hsafe: the ppc64 asm backend supports the ELFv2 ABI only; use HSAFE_BACKEND_UCONTEXT"
+#endif
+
+#define HSAFE__BACKEND_NAME "asm/ppc64-elfv2"
+#define HSAFE__CTX_MIN_STACK 4096u
+
+typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__PPC_FPU_SAVE "mffs 0\n\tstfd 0, 32(1)\n\t"
+#  define HSAFE__PPC_FPU_LOAD "lfd 0, 32(1)\n\tmtfsf 0xff, 0\n\t"
+#else
+#  define HSAFE__PPC_FPU_SAVE ""
+#  define HSAFE__PPC_FPU_LOAD ""
+#endif
+
+/* Save the running context into *save, continue *to, hand it v.
+ * Returns the value passed by whoever switches back to *save. */
+static inline __attribute__((always_inline)) uintptr_t
+hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
+{
+    register uintptr_t r3 __asm__("r3") = v;
+    register hsafe__ctx *r4 __asm__("r4") = save;
+    register hsafe__ctx *r5 __asm__("r5") = to;
+    __asm__ __volatile__(
+        "stdu 1, -336(1)\n\t"           /* frame + protected zone          */
+        "std 31, 16(1)\n\t"
+        "std 2, 24(1)\n\t"
+        HSAFE__PPC_FPU_SAVE
+        "bcl 20, 31, 0f\n"
+        "0:\n\t"
+        "mflr 11\n\t"
+        "addi 11, 11, 1f - 0b\n\t"      /* where we continue               */
+        "std 11, 8(1)\n\t"
+        "std 1, 0(4)\n\t"               /* save->sp                        */
+        "ld 1, 0(5)\n\t"                /* to->sp: now on the other stack  */
+        "ld 11, 8(1)\n\t"
+        "mtctr 11\n\t"
+        "bctr\n"
+        "1:\n\t"
+        "ld 31, 16(1)\n\t"
+        "ld 2, 24(1)\n\t"
+        HSAFE__PPC_FPU_LOAD
+        "addi 1, 1, 336\n\t"
+        : "+r"(r3), "+r"(r4), "+r"(r5)
+        :
+        : "r0", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+          "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22",
+          "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30",
+          "fr0", "fr1", "fr2", "fr3", "fr4", "fr5", "fr6", "fr7",
+          "fr8", "fr9", "fr10", "fr11", "fr12", "fr13", "fr14", "fr15",
+          "fr16", "fr17", "fr18", "fr19", "fr20", "fr21", "fr22", "fr23",
+          "fr24", "fr25", "fr26", "fr27", "fr28", "fr29", "fr30", "fr31",
+          "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7",
+          "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",
+          "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+          "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31",
+          "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7",
+          "lr", "ctr", "xer", "memory");
+    return r3;
+}
+
+#endif /* HSAFE__BACKEND_ASM_PPC64_H */
+
+/* ---- implementation part: hsafe.h includes this file a second time with
+ * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
+#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_PPC64_IMPL)
+#define HSAFE__BACKEND_ASM_PPC64_IMPL
+
+/* First code a new context runs. The switch that enters it loaded the
+ * resume address (this function) from the new stack and branched here
+ * with bctr, with r1 at the frame and r3 holding the value passed in.
+ * Initial frame (96 bytes at the 16-aligned top of the stack):
+ *
+ *     sp+0    back chain = 0     sp+8    this function
+ *     sp+16   r31 = 0            sp+24   unused
+ *     sp+32   FPSCR of the creator
+ *     sp+48   entry              sp+56   arg
+ *     sp+64   the 32-byte minimal frame entry is called with: back chain
+ *             0 (ends back-chain walks), then the CR, LR and TOC save
+ *             slots entry may write
+ *
+ * entry is called through its global entry point (r12 = its address, as
+ * the ABI asks of an indirect call), so it sets up its own TOC pointer.
+ * `.cfi_undefined lr` ends DWARF backtraces here. It is a top-level asm
+ * function rather than a naked C one (gcc has no naked on PowerPC); it is
+ * only ever branched to, never called, and needs no TOC of its own. entry
+ * never returns; trap if it does. */
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__PPC_TRAMP_FPU "lfd 0, 32(1)\n\tmtfsf 0xff, 0\n\t"
+#else
+#  define HSAFE__PPC_TRAMP_FPU ""
+#endif
+__asm__(
+    ".pushsection .text\n\t"
+    ".p2align 4\n\t"
+    ".globl hsafe__ppc64_trampoline\n\t"
+    ".hidden hsafe__ppc64_trampoline\n\t"
+    ".type hsafe__ppc64_trampoline, @function\n"
+    "hsafe__ppc64_trampoline:\n\t"
+    ".cfi_startproc\n\t"
+    ".cfi_undefined lr\n\t"
+    HSAFE__PPC_TRAMP_FPU
+    "ld 12, 48(1)\n\t"                  /* entry                           */
+    "ld 4, 56(1)\n\t"                   /* arg; r3 already holds the value */
+    "addi 1, 1, 64\n\t"
+    "li 0, 0\n\t"
+    "std 0, 0(1)\n\t"                   /* back chain: the end             */
+    "li 31, 0\n\t"
+    "mtlr 0\n\t"
+    "mtctr 12\n\t"
+    "bctrl\n\t"
+    "trap\n\t"
+    ".cfi_endproc\n\t"
+    ".size hsafe__ppc64_trampoline, .-hsafe__ppc64_trampoline\n\t"
+    ".popsection");
+
+void hsafe__ppc64_trampoline_(void) __asm__("hsafe__ppc64_trampoline")
+    __attribute__((visibility("hidden")));
+
+static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
+                            void (*entry)(uintptr_t, void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 96);
+    double fpscr;
+    uint64_t bits;
+    __asm__ __volatile__("mffs %0" : "=d"(fpscr));
+    memcpy(&bits, &fpscr, sizeof bits);
+    sp[0] = 0;
+    sp[1] = (uint64_t)(uintptr_t)&hsafe__ppc64_trampoline_;
+    sp[2] = 0;                                        /* r31 */
+    sp[3] = 0;
+    sp[4] = bits;
+    sp[5] = 0;
+    sp[6] = (uint64_t)(uintptr_t)entry;
+    sp[7] = (uint64_t)(uintptr_t)arg;
+    sp[8] = sp[9] = sp[10] = sp[11] = 0;
+    ctx->sp = sp;
+}
+
+#endif /* HSAFE__BACKEND_IMPL */
+/* ---- end backends/asm_ppc64le.h ---- */
+#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
+/* ---- begin backends/asm_s390x.h ---- */
+/* hsafe context backend: hand-written asm, IBM Z (s390x, the 64-bit
+ * z/Architecture ELF ABI: Linux).
+ *
+ * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * __s390x__. It implements the internal backend interface described in
+ * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * it step for step.
+ *
+ * ABI (ELF Application Binary Interface, s390x Supplement, "Function
+ * Calling Sequence"):
+ *   callee-saved   r6-r13, r15 (the stack pointer), f8-f15 (64 bits each);
+ *                  r11 is the frame pointer when there is one, r12 the GOT
+ *                  pointer in position-independent code.
+ *   caller-saved   r0-r5, r14 (the return address), f0-f7, all of v0-v31
+ *                  beyond the f8-f15 halves, the condition code.
+ *   reserved       a0/a1 (the thread pointer): never switched, so a
+ *                  coroutine resumed by another thread sees that thread's
+ *                  TLS.
+ *   FPC            the floating-point control register (rounding mode,
+ *                  exception masks, flags): global state that only support
+ *                  functions such as fesetround change.
+ *   stack          r15 % 8 == 0; every caller reserves 160 bytes at 0(r15)
+ *                  where its callees save their registers; nothing lives
+ *                  below r15 (no red zone); 0(r15) holds the back chain
+ *                  when the code keeps one (-mbackchain).
+ *
+ * Register table of one switch (hsafe__ctx_switch):
+ *   r2             the value passed: in on entry, out on landing (fixed)
+ *   r3, r4         save, to (fixed too; garbage after landing)
+ *   r0, r1, r5-r10, r14, cc
+ *                  declared clobbered: the compiler saves whichever of the
+ *                  callee-saved ones are live, once per function
+ *   f0-f15         declared clobbered, so f8-f15 are saved where live
+ *   v16-v31        declared clobbered when the unit has the vector facility
+ *                  (__VX__; v0-v15 are the f registers' wider halves)
+ *   r11-r13        saved by the asm: the frame pointer, the GOT pointer and
+ *                  the literal-pool base, which gcc may reserve in a
+ *                  function and then refuses to let inline asm clobber
+ *   FPC            saved by the asm only with HSAFE_ASM_SAVE_FPU (below)
+ *   resume address saved by the asm (larl of label 1 of that switch site)
+ *
+ * Frame pushed by a switching side (ascending addresses from ctx->sp; 48
+ * bytes below the switcher's r15, whose own 160-byte area it leaves alone):
+ *
+ *     sp+0    back chain (the switcher's r15)
+ *     sp+8    resume address
+ *     sp+16   r11
+ *     sp+24   r12
+ *     sp+32   r13
+ *     sp+40   FPC (4 bytes; written only with HSAFE_ASM_SAVE_FPU)
+ *
+ * The switch lands with `br %r1`, never through r14 (the return-address
+ * register), so it is predicted as an indirect branch, not a return.
+ *
+ * Floating-point control state (FPC):
+ *   by default it belongs to the thread, as on x86_64: the switch does not
+ *   touch it, so a mode set inside a coroutine is still set in its resumer
+ *   after the yield.
+ *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
+ *   context keeps its own FPC (control and flags alike, as MXCSR on x86_64):
+ *   a new context starts with its creator's, and landing restores the
+ *   target's with lfpc.
+ */
+#ifndef HSAFE__BACKEND_ASM_S390X_H
+#define HSAFE__BACKEND_ASM_S390X_H
+
+#define HSAFE__BACKEND_NAME "asm/s390x"
+#define HSAFE__CTX_MIN_STACK 4096u
+
+typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__S390_FPU_SAVE "stfpc 40(%%r15)\n\t"
+#  define HSAFE__S390_FPU_LOAD "lfpc 40(%%r15)\n\t"
+#else
+#  define HSAFE__S390_FPU_SAVE ""
+#  define HSAFE__S390_FPU_LOAD ""
+#endif
+
+#if defined(__VX__)
+#  define HSAFE__S390_VX_CLOBBERS , \
+    "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", \
+    "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"
+#else
+#  define HSAFE__S390_VX_CLOBBERS
+#endif
+
+/* Save the running context into *save, continue *to, hand it v.
+ * Returns the value passed by whoever switches back to *save. */
+static inline __attribute__((always_inline)) uintptr_t
+hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
+{
+    register uintptr_t r2 __asm__("r2") = v;
+    register hsafe__ctx *r3 __asm__("r3") = save;
+    register hsafe__ctx *r4 __asm__("r4") = to;
+    __asm__ __volatile__(
+        "lgr %%r0, %%r15\n\t"
+        "aghi %%r15, -48\n\t"
+        "stg %%r0, 0(%%r15)\n\t"        /* back chain                      */
+        "stg %%r11, 16(%%r15)\n\t"
+        "stg %%r12, 24(%%r15)\n\t"
+        "stg %%r13, 32(%%r15)\n\t"
+        HSAFE__S390_FPU_SAVE
+        "larl %%r1, 1f\n\t"             /* where we continue               */
+        "stg %%r1, 8(%%r15)\n\t"
+        "stg %%r15, 0(%%r3)\n\t"        /* save->sp                        */
+        "lg %%r15, 0(%%r4)\n\t"         /* to->sp: now on the other stack  */
+        "lg %%r1, 8(%%r15)\n\t"
+        "br %%r1\n"
+        "1:\n\t"
+        "lg %%r11, 16(%%r15)\n\t"
+        "lg %%r12, 24(%%r15)\n\t"
+        "lg %%r13, 32(%%r15)\n\t"
+        HSAFE__S390_FPU_LOAD
+        "la %%r15, 48(%%r15)\n\t"
+        : "+r"(r2), "+r"(r3), "+r"(r4)
+        :
+        : "r0", "r1", "r5", "r6", "r7", "r8", "r9", "r10", "r14",
+          "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+          "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15",
+          "cc", "memory" HSAFE__S390_VX_CLOBBERS);
+    return r2;
+}
+
+#endif /* HSAFE__BACKEND_ASM_S390X_H */
+
+/* ---- implementation part: hsafe.h includes this file a second time with
+ * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
+#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_S390X_IMPL)
+#define HSAFE__BACKEND_ASM_S390X_IMPL
+
+/* First code a new context runs. The switch that enters it loaded the
+ * resume address (this function) from the new stack and branched here
+ * with r15 at the frame and r2 holding the value passed in. Initial frame
+ * (224 bytes at the 16-aligned top of the stack):
+ *
+ *     sp+0    back chain = 0     sp+8    this function
+ *     sp+16   r11 = 0            sp+24   r12 = 0
+ *     sp+32   r13 = 0            sp+40   FPC of the creator
+ *     sp+48   entry              sp+56   arg
+ *     sp+64   the 160-byte register save area entry is called with (its
+ *             back chain word 0 ends back-chain walks)
+ *
+ * It calls entry(r2, arg) with r15 = top - 160, r11 = 0 and r14 = 0;
+ * `.cfi_undefined %r14` ends DWARF backtraces here. It is a top-level asm
+ * function rather than a naked C one (gcc has no naked on s390). entry
+ * never returns; the two zero bytes after the call are an invalid opcode. */
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__S390_TRAMP_FPU "lfpc 40(%r15)\n\t"
+#else
+#  define HSAFE__S390_TRAMP_FPU ""
+#endif
+__asm__(
+    ".pushsection .text\n\t"
+    ".p2align 3\n\t"
+    ".globl hsafe__s390x_trampoline\n\t"
+    ".hidden hsafe__s390x_trampoline\n\t"
+    ".type hsafe__s390x_trampoline, @function\n"
+    "hsafe__s390x_trampoline:\n\t"
+    ".cfi_startproc\n\t"
+    ".cfi_undefined %r14\n\t"
+    HSAFE__S390_TRAMP_FPU
+    "lg %r1, 48(%r15)\n\t"              /* entry                           */
+    "lg %r3, 56(%r15)\n\t"              /* arg; r2 already holds the value */
+    "la %r15, 64(%r15)\n\t"
+    "lghi %r0, 0\n\t"
+    "stg %r0, 0(%r15)\n\t"              /* back chain: the end             */
+    "lghi %r11, 0\n\t"
+    "lghi %r14, 0\n\t"
+    "basr %r14, %r1\n\t"
+    ".short 0\n\t"
+    ".cfi_endproc\n\t"
+    ".size hsafe__s390x_trampoline, .-hsafe__s390x_trampoline\n\t"
+    ".popsection");
+
+void hsafe__s390x_trampoline_(void) __asm__("hsafe__s390x_trampoline")
+    __attribute__((visibility("hidden")));
+
+static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
+                            void (*entry)(uintptr_t, void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 224);
+    uint32_t fpc;
+    size_t i;
+    __asm__ __volatile__("stfpc %0" : "=Q"(fpc));
+    sp[0] = 0;
+    sp[1] = (uint64_t)(uintptr_t)&hsafe__s390x_trampoline_;
+    sp[2] = sp[3] = sp[4] = 0;                        /* r11, r12, r13 */
+    sp[5] = (uint64_t)fpc << 32;                      /* big-endian: at sp+40 */
+    sp[6] = (uint64_t)(uintptr_t)entry;
+    sp[7] = (uint64_t)(uintptr_t)arg;
+    for (i = 8; i < 28; i++) sp[i] = 0;
+    ctx->sp = sp;
+}
+
+#endif /* HSAFE__BACKEND_IMPL */
+/* ---- end backends/asm_s390x.h ---- */
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 /* ---- begin backends/fcontext.h ---- */
 /* hsafe context backend: Boost.Context fcontext, linked from the system
@@ -2826,6 +3252,213 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 
 #endif /* HSAFE__CPU_I386_H */
 /* ---- end backends/cpu_i386.h ---- */
+#elif defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2
+/* ---- begin backends/cpu_ppc64le.h ---- */
+/* hsafe CPU support: 64-bit PowerPC (ppc64le; any ELFv2 system).
+ * Implementation part only.
+ *
+ * Provides what the sanitized run needs from the processor:
+ *   hsafe__cpu_init()            nothing to detect: the unit's own target
+ *                                (POWER8 and VSX for every ppc64le build)
+ *                                says which register files exist;
+ *   hsafe__cpu_clear_scratch()   zero every register that can still hold
+ *                                the run's data after the switch back:
+ *                                r0, r3-r12, r14-r30 (all general
+ *                                registers but r1, the TOC pointer r2, the
+ *                                thread pointer r13 and r31, the frame
+ *                                pointer), lr, ctr, xer, cr0-cr7, and
+ *                                vs0-vs63 (= f0-f31 and v0-v31) with VSX,
+ *                                else f0-f31 and, with AltiVec, v0-v31.
+ * Why r14-r30 too: after the switch back they hold the run's values (the
+ * switch declares them clobbered; the compiler restores the resumer's in its
+ * epilogue), and any call before that epilogue could spill them.
+ * Not cleared: FPSCR and VSCR (control and sticky flags, not data).
+ * It must be inlined into the function that did the switch: an out-of-line
+ * call would push the run's callee-saved registers onto our stack.
+ */
+#ifndef HSAFE__CPU_PPC64_H
+#define HSAFE__CPU_PPC64_H
+
+#define HSAFE__CPU_NAME "ppc64"
+
+static void hsafe__cpu_init(void) {}
+
+static const char *hsafe__cpu_regs_desc(void)
+{
+#if defined(__VSX__)
+    return "gpr,lr,ctr,xer,cr,vs0-63";
+#elif defined(__ALTIVEC__)
+    return "gpr,lr,ctr,xer,cr,f0-31,v0-31";
+#else
+    return "gpr,lr,ctr,xer,cr,f0-31";
+#endif
+}
+
+#define HSAFE__PPC_CPU_FPR_CLOBBERS \
+    "fr0", "fr1", "fr2", "fr3", "fr4", "fr5", "fr6", "fr7", \
+    "fr8", "fr9", "fr10", "fr11", "fr12", "fr13", "fr14", "fr15", \
+    "fr16", "fr17", "fr18", "fr19", "fr20", "fr21", "fr22", "fr23", \
+    "fr24", "fr25", "fr26", "fr27", "fr28", "fr29", "fr30", "fr31"
+#define HSAFE__PPC_CPU_VR_CLOBBERS \
+    "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", \
+    "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", \
+    "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", \
+    "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"
+
+#define HSAFE__PPC_X4(op, a, b, c, d) \
+    op " " #a "," #a "," #a "\n\t" op " " #b "," #b "," #b "\n\t" \
+    op " " #c "," #c "," #c "\n\t" op " " #d "," #d "," #d "\n\t"
+
+static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
+{
+#if defined(__VSX__)
+    __asm__ __volatile__(
+        HSAFE__PPC_X4("xxlxor", 0, 1, 2, 3)     HSAFE__PPC_X4("xxlxor", 4, 5, 6, 7)
+        HSAFE__PPC_X4("xxlxor", 8, 9, 10, 11)   HSAFE__PPC_X4("xxlxor", 12, 13, 14, 15)
+        HSAFE__PPC_X4("xxlxor", 16, 17, 18, 19) HSAFE__PPC_X4("xxlxor", 20, 21, 22, 23)
+        HSAFE__PPC_X4("xxlxor", 24, 25, 26, 27) HSAFE__PPC_X4("xxlxor", 28, 29, 30, 31)
+        HSAFE__PPC_X4("xxlxor", 32, 33, 34, 35) HSAFE__PPC_X4("xxlxor", 36, 37, 38, 39)
+        HSAFE__PPC_X4("xxlxor", 40, 41, 42, 43) HSAFE__PPC_X4("xxlxor", 44, 45, 46, 47)
+        HSAFE__PPC_X4("xxlxor", 48, 49, 50, 51) HSAFE__PPC_X4("xxlxor", 52, 53, 54, 55)
+        HSAFE__PPC_X4("xxlxor", 56, 57, 58, 59) HSAFE__PPC_X4("xxlxor", 60, 61, 62, 63)
+        ::: HSAFE__PPC_CPU_FPR_CLOBBERS, HSAFE__PPC_CPU_VR_CLOBBERS);
+#else
+    /* f0 = +0.0 through the protected zone below r1, then copied. */
+    __asm__ __volatile__(
+        "li 0, 0\n\tstd 0, -8(1)\n\tlfd 0, -8(1)\n\t"
+        "fmr 1, 0\n\tfmr 2, 0\n\tfmr 3, 0\n\tfmr 4, 0\n\tfmr 5, 0\n\tfmr 6, 0\n\t"
+        "fmr 7, 0\n\tfmr 8, 0\n\tfmr 9, 0\n\tfmr 10, 0\n\tfmr 11, 0\n\tfmr 12, 0\n\t"
+        "fmr 13, 0\n\tfmr 14, 0\n\tfmr 15, 0\n\tfmr 16, 0\n\tfmr 17, 0\n\tfmr 18, 0\n\t"
+        "fmr 19, 0\n\tfmr 20, 0\n\tfmr 21, 0\n\tfmr 22, 0\n\tfmr 23, 0\n\tfmr 24, 0\n\t"
+        "fmr 25, 0\n\tfmr 26, 0\n\tfmr 27, 0\n\tfmr 28, 0\n\tfmr 29, 0\n\tfmr 30, 0\n\t"
+        "fmr 31, 0"
+        ::: "r0", "memory", HSAFE__PPC_CPU_FPR_CLOBBERS);
+#  if defined(__ALTIVEC__)
+    __asm__ __volatile__(
+        HSAFE__PPC_X4("vxor", 0, 1, 2, 3)     HSAFE__PPC_X4("vxor", 4, 5, 6, 7)
+        HSAFE__PPC_X4("vxor", 8, 9, 10, 11)   HSAFE__PPC_X4("vxor", 12, 13, 14, 15)
+        HSAFE__PPC_X4("vxor", 16, 17, 18, 19) HSAFE__PPC_X4("vxor", 20, 21, 22, 23)
+        HSAFE__PPC_X4("vxor", 24, 25, 26, 27) HSAFE__PPC_X4("vxor", 28, 29, 30, 31)
+        ::: HSAFE__PPC_CPU_VR_CLOBBERS);
+#  endif
+#endif
+    __asm__ __volatile__(
+        "li 0, 0\n\t"
+        "li 3, 0\n\t"  "li 4, 0\n\t"  "li 5, 0\n\t"  "li 6, 0\n\t"  "li 7, 0\n\t"
+        "li 8, 0\n\t"  "li 9, 0\n\t"  "li 10, 0\n\t" "li 11, 0\n\t" "li 12, 0\n\t"
+        "li 14, 0\n\t" "li 15, 0\n\t" "li 16, 0\n\t" "li 17, 0\n\t" "li 18, 0\n\t"
+        "li 19, 0\n\t" "li 20, 0\n\t" "li 21, 0\n\t" "li 22, 0\n\t" "li 23, 0\n\t"
+        "li 24, 0\n\t" "li 25, 0\n\t" "li 26, 0\n\t" "li 27, 0\n\t" "li 28, 0\n\t"
+        "li 29, 0\n\t" "li 30, 0\n\t"
+        "mtlr 0\n\t" "mtctr 0\n\t" "mtxer 0\n\t" "mtcrf 0xff, 0"
+        ::: "r0", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+            "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22",
+            "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30",
+            "lr", "ctr", "xer",
+            "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7");
+}
+
+#endif /* HSAFE__CPU_PPC64_H */
+/* ---- end backends/cpu_ppc64le.h ---- */
+#elif defined(__s390x__)
+/* ---- begin backends/cpu_s390x.h ---- */
+/* hsafe CPU support: IBM Z (s390x). Implementation part only.
+ *
+ * Provides what the sanitized run needs from the processor:
+ *   hsafe__cpu_init()            detect the vector facility (Linux:
+ *                                AT_HWCAP bit HWCAP_S390_VXRS);
+ *   hsafe__cpu_clear_scratch()   zero every register that can still hold
+ *                                the run's data after the switch back:
+ *                                r0-r10 and r14 (all general registers
+ *                                but r11-r13: the frame pointer, the GOT
+ *                                pointer and the literal-pool base, which
+ *                                gcc may reserve, and r15), the condition
+ *                                code,
+ *                                f0-f15, and v0-v31 whole when the vector
+ *                                facility is there.
+ * Why r6-r10 too: after the switch back they hold the run's values (the
+ * switch declares them clobbered; the compiler restores the resumer's in its
+ * epilogue), and any call before that epilogue could spill them. r11-r13
+ * hold the resumer's own values after the switch (it saves them itself).
+ * The vector registers are zeroed with vzero written as .byte sequences
+ * (VGBM with mask 0), since Debian's baseline (z196) assembles without the
+ * vector facility; they run only when the kernel reports it.
+ * Not cleared: FPC (control and flags, not data), the access registers.
+ * It must be inlined into the function that did the switch: an out-of-line
+ * call would push the run's callee-saved registers onto our stack.
+ */
+#ifndef HSAFE__CPU_S390X_H
+#define HSAFE__CPU_S390X_H
+
+#if defined(__linux__)
+#  include <sys/auxv.h>
+#endif
+
+#define HSAFE__CPU_NAME "s390x"
+
+static int hsafe__s390_vx = -1;     /* 0 no, 1 vector registers present */
+
+static void hsafe__cpu_init(void)
+{
+    int vx = 0;
+#if defined(__linux__)
+    vx = (getauxval(AT_HWCAP) & 2048ul) != 0;           /* HWCAP_S390_VXRS */
+#endif
+    __atomic_store_n(&hsafe__s390_vx, vx, __ATOMIC_RELAXED);
+}
+
+static const char *hsafe__cpu_regs_desc(void)
+{
+    switch (__atomic_load_n(&hsafe__s390_vx, __ATOMIC_RELAXED)) {
+    case 1: return "gpr,cc,v0-31";
+    case 0: return "gpr,cc,f0-15";
+    default: return "gpr,vector(undetected)";
+    }
+}
+
+/* vzero %vN: E7 N0 00 00 0x 44, x = 8 (RXB) for N >= 16. */
+#define HSAFE__S390_VZ(n, rxb) ".byte 0xe7, (" #n ") << 4, 0, 0, " #rxb ", 0x44\n\t"
+#define HSAFE__S390_VZ4(a, rxb) \
+    HSAFE__S390_VZ(a, rxb) HSAFE__S390_VZ(a + 1, rxb) \
+    HSAFE__S390_VZ(a + 2, rxb) HSAFE__S390_VZ(a + 3, rxb)
+
+#define HSAFE__S390_FPR_CLOBBERS \
+    "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", \
+    "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15"
+
+static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
+{
+    if (__atomic_load_n(&hsafe__s390_vx, __ATOMIC_RELAXED) == 1)
+        __asm__ __volatile__(
+            HSAFE__S390_VZ4(0, 0) HSAFE__S390_VZ4(4, 0)
+            HSAFE__S390_VZ4(8, 0) HSAFE__S390_VZ4(12, 0)
+            HSAFE__S390_VZ4(0, 8) HSAFE__S390_VZ4(4, 8)           /* v16-v23 */
+            HSAFE__S390_VZ4(8, 8) HSAFE__S390_VZ4(12, 8)          /* v24-v31 */
+            ::: "memory", HSAFE__S390_FPR_CLOBBERS
+#if defined(__VX__)
+            , "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+              "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"
+#endif
+            );
+    else
+        __asm__ __volatile__(
+            "lzdr %%f0\n\t"  "lzdr %%f1\n\t"  "lzdr %%f2\n\t"  "lzdr %%f3\n\t"
+            "lzdr %%f4\n\t"  "lzdr %%f5\n\t"  "lzdr %%f6\n\t"  "lzdr %%f7\n\t"
+            "lzdr %%f8\n\t"  "lzdr %%f9\n\t"  "lzdr %%f10\n\t" "lzdr %%f11\n\t"
+            "lzdr %%f12\n\t" "lzdr %%f13\n\t" "lzdr %%f14\n\t" "lzdr %%f15"
+            ::: HSAFE__S390_FPR_CLOBBERS);
+    __asm__ __volatile__(
+        "lghi %%r0, 0\n\t" "lghi %%r1, 0\n\t" "lghi %%r2, 0\n\t" "lghi %%r3, 0\n\t"
+        "lghi %%r4, 0\n\t" "lghi %%r5, 0\n\t" "lghi %%r6, 0\n\t" "lghi %%r7, 0\n\t"
+        "lghi %%r8, 0\n\t" "lghi %%r9, 0\n\t" "lghi %%r10, 0\n\t"
+        "lghi %%r14, 0\n\t"
+        "cr %%r0, %%r0"                 /* condition code: a constant 0    */
+        ::: "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
+            "r10", "r14", "cc");
+}
+
+#endif /* HSAFE__CPU_S390X_H */
+/* ---- end backends/cpu_s390x.h ---- */
 #else
 /* ---- begin backends/cpu_generic.h ---- */
 /* hsafe CPU support: generic fallback for architectures without their own
@@ -4277,6 +4910,424 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 
 #endif /* HSAFE__BACKEND_IMPL */
 /* ---- end backends/asm_i386.h ---- */
+#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
+/* ---- begin backends/asm_ppc64le.h ---- */
+/* hsafe context backend: hand-written asm, 64-bit PowerPC ELFv2 (ppc64le
+ * Linux; also big-endian ELFv2 systems).
+ *
+ * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * __powerpc64__ with _CALL_ELF == 2. It implements the internal backend
+ * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * and this file follows it step for step.
+ *
+ * ABI (64-Bit ELF V2 ABI Specification, Power Architecture, chapter 2):
+ *   callee-saved   r14-r31 (r31 is the frame pointer when there is one),
+ *                  r1 (the stack pointer), f14-f31, v20-v31, cr2-cr4;
+ *                  r2 (the TOC pointer) is restored by the caller after a
+ *                  call that may leave the module, and is the same for
+ *                  every function of one module.
+ *   caller-saved   r0, r3-r12, f0-f13, v0-v19 (and all of vs0-vs63 beyond
+ *                  the FPR halves of vs14-vs31), cr0, cr1, cr5-cr7, lr,
+ *                  ctr, xer.
+ *   reserved       r13 (the thread pointer): never switched, so a coroutine
+ *                  resumed by another thread sees that thread's TLS.
+ *   FPSCR          its rounding and exception-enable fields change only
+ *                  through support functions such as fesetround.
+ *   stack          r1 % 16 == 0; 0(r1) holds the back chain (the caller's
+ *                  r1); the 288 bytes below r1 are a protected zone that a
+ *                  function may use without moving r1 (compilers keep
+ *                  saved registers there), so the switch skips them.
+ *
+ * Register table of one switch (hsafe__ctx_switch):
+ *   r3             the value passed: in on entry, out on landing (fixed)
+ *   r4, r5         save, to (fixed too; garbage after landing)
+ *   r0, r6-r12, r14-r30, lr, ctr, xer, cr0-cr7
+ *                  declared clobbered: the compiler saves whichever of the
+ *                  callee-saved ones are live, once per function
+ *   fr0-fr31, v0-v31
+ *                  declared clobbered (with VSX these are all of vs0-vs63),
+ *                  so f14-f31 and v20-v31 are saved where live
+ *   r31            saved by the asm: it may be the frame pointer, which
+ *                  inline asm may not clobber
+ *   r2             saved by the asm: the two ends of a switch may lie in
+ *                  different modules (a coroutine body in a shared library),
+ *                  and the compiler may not be told that r2 changes
+ *   FPSCR          saved by the asm only with HSAFE_ASM_SAVE_FPU (below)
+ *   resume address saved by the asm (`bcl 20,31` + mflr: the form the
+ *                  processor knows is not a call, so the link stack is left
+ *                  alone)
+ *
+ * Frame pushed by a switching side with stdu (ascending addresses from
+ * ctx->sp; 48 bytes plus the 288-byte protected zone, so r1 stays 16-byte
+ * aligned and the back chain stays intact):
+ *
+ *     sp+0    back chain (the switcher's r1)
+ *     sp+8    resume address
+ *     sp+16   r31
+ *     sp+24   r2
+ *     sp+32   FPSCR (written only with HSAFE_ASM_SAVE_FPU)
+ *     sp+48   288 bytes of the switcher's protected zone, left untouched
+ *
+ * The switch lands with mtctr + bctr (an indirect branch), never blr (a
+ * return), so the link stack stays balanced.
+ *
+ * Floating-point control state (FPSCR):
+ *   by default it belongs to the thread, as on x86_64: the switch does not
+ *   touch it, so a mode set inside a coroutine is still set in its resumer
+ *   after the yield.
+ *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
+ *   context keeps its own FPSCR (control and sticky flags alike, as MXCSR
+ *   on x86_64): a new context starts with its creator's, and landing
+ *   restores the target's with mtfsf. VSCR (the vector saturation flag and
+ *   non-Java mode) always belongs to the thread.
+ */
+#ifndef HSAFE__BACKEND_ASM_PPC64_H
+#define HSAFE__BACKEND_ASM_PPC64_H
+
+#if !defined(_CALL_ELF) || _CALL_ELF != 2
+#  error "hsafe: the ppc64 asm backend supports the ELFv2 ABI only; use HSAFE_BACKEND_UCONTEXT"
+#endif
+
+#define HSAFE__BACKEND_NAME "asm/ppc64-elfv2"
+#define HSAFE__CTX_MIN_STACK 4096u
+
+typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__PPC_FPU_SAVE "mffs 0\n\tstfd 0, 32(1)\n\t"
+#  define HSAFE__PPC_FPU_LOAD "lfd 0, 32(1)\n\tmtfsf 0xff, 0\n\t"
+#else
+#  define HSAFE__PPC_FPU_SAVE ""
+#  define HSAFE__PPC_FPU_LOAD ""
+#endif
+
+/* Save the running context into *save, continue *to, hand it v.
+ * Returns the value passed by whoever switches back to *save. */
+static inline __attribute__((always_inline)) uintptr_t
+hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
+{
+    register uintptr_t r3 __asm__("r3") = v;
+    register hsafe__ctx *r4 __asm__("r4") = save;
+    register hsafe__ctx *r5 __asm__("r5") = to;
+    __asm__ __volatile__(
+        "stdu 1, -336(1)\n\t"           /* frame + protected zone          */
+        "std 31, 16(1)\n\t"
+        "std 2, 24(1)\n\t"
+        HSAFE__PPC_FPU_SAVE
+        "bcl 20, 31, 0f\n"
+        "0:\n\t"
+        "mflr 11\n\t"
+        "addi 11, 11, 1f - 0b\n\t"      /* where we continue               */
+        "std 11, 8(1)\n\t"
+        "std 1, 0(4)\n\t"               /* save->sp                        */
+        "ld 1, 0(5)\n\t"                /* to->sp: now on the other stack  */
+        "ld 11, 8(1)\n\t"
+        "mtctr 11\n\t"
+        "bctr\n"
+        "1:\n\t"
+        "ld 31, 16(1)\n\t"
+        "ld 2, 24(1)\n\t"
+        HSAFE__PPC_FPU_LOAD
+        "addi 1, 1, 336\n\t"
+        : "+r"(r3), "+r"(r4), "+r"(r5)
+        :
+        : "r0", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+          "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22",
+          "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30",
+          "fr0", "fr1", "fr2", "fr3", "fr4", "fr5", "fr6", "fr7",
+          "fr8", "fr9", "fr10", "fr11", "fr12", "fr13", "fr14", "fr15",
+          "fr16", "fr17", "fr18", "fr19", "fr20", "fr21", "fr22", "fr23",
+          "fr24", "fr25", "fr26", "fr27", "fr28", "fr29", "fr30", "fr31",
+          "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7",
+          "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",
+          "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+          "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31",
+          "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7",
+          "lr", "ctr", "xer", "memory");
+    return r3;
+}
+
+#endif /* HSAFE__BACKEND_ASM_PPC64_H */
+
+/* ---- implementation part: hsafe.h includes this file a second time with
+ * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
+#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_PPC64_IMPL)
+#define HSAFE__BACKEND_ASM_PPC64_IMPL
+
+/* First code a new context runs. The switch that enters it loaded the
+ * resume address (this function) from the new stack and branched here
+ * with bctr, with r1 at the frame and r3 holding the value passed in.
+ * Initial frame (96 bytes at the 16-aligned top of the stack):
+ *
+ *     sp+0    back chain = 0     sp+8    this function
+ *     sp+16   r31 = 0            sp+24   unused
+ *     sp+32   FPSCR of the creator
+ *     sp+48   entry              sp+56   arg
+ *     sp+64   the 32-byte minimal frame entry is called with: back chain
+ *             0 (ends back-chain walks), then the CR, LR and TOC save
+ *             slots entry may write
+ *
+ * entry is called through its global entry point (r12 = its address, as
+ * the ABI asks of an indirect call), so it sets up its own TOC pointer.
+ * `.cfi_undefined lr` ends DWARF backtraces here. It is a top-level asm
+ * function rather than a naked C one (gcc has no naked on PowerPC); it is
+ * only ever branched to, never called, and needs no TOC of its own. entry
+ * never returns; trap if it does. */
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__PPC_TRAMP_FPU "lfd 0, 32(1)\n\tmtfsf 0xff, 0\n\t"
+#else
+#  define HSAFE__PPC_TRAMP_FPU ""
+#endif
+__asm__(
+    ".pushsection .text\n\t"
+    ".p2align 4\n\t"
+    ".globl hsafe__ppc64_trampoline\n\t"
+    ".hidden hsafe__ppc64_trampoline\n\t"
+    ".type hsafe__ppc64_trampoline, @function\n"
+    "hsafe__ppc64_trampoline:\n\t"
+    ".cfi_startproc\n\t"
+    ".cfi_undefined lr\n\t"
+    HSAFE__PPC_TRAMP_FPU
+    "ld 12, 48(1)\n\t"                  /* entry                           */
+    "ld 4, 56(1)\n\t"                   /* arg; r3 already holds the value */
+    "addi 1, 1, 64\n\t"
+    "li 0, 0\n\t"
+    "std 0, 0(1)\n\t"                   /* back chain: the end             */
+    "li 31, 0\n\t"
+    "mtlr 0\n\t"
+    "mtctr 12\n\t"
+    "bctrl\n\t"
+    "trap\n\t"
+    ".cfi_endproc\n\t"
+    ".size hsafe__ppc64_trampoline, .-hsafe__ppc64_trampoline\n\t"
+    ".popsection");
+
+void hsafe__ppc64_trampoline_(void) __asm__("hsafe__ppc64_trampoline")
+    __attribute__((visibility("hidden")));
+
+static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
+                            void (*entry)(uintptr_t, void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 96);
+    double fpscr;
+    uint64_t bits;
+    __asm__ __volatile__("mffs %0" : "=d"(fpscr));
+    memcpy(&bits, &fpscr, sizeof bits);
+    sp[0] = 0;
+    sp[1] = (uint64_t)(uintptr_t)&hsafe__ppc64_trampoline_;
+    sp[2] = 0;                                        /* r31 */
+    sp[3] = 0;
+    sp[4] = bits;
+    sp[5] = 0;
+    sp[6] = (uint64_t)(uintptr_t)entry;
+    sp[7] = (uint64_t)(uintptr_t)arg;
+    sp[8] = sp[9] = sp[10] = sp[11] = 0;
+    ctx->sp = sp;
+}
+
+#endif /* HSAFE__BACKEND_IMPL */
+/* ---- end backends/asm_ppc64le.h ---- */
+#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
+/* ---- begin backends/asm_s390x.h ---- */
+/* hsafe context backend: hand-written asm, IBM Z (s390x, the 64-bit
+ * z/Architecture ELF ABI: Linux).
+ *
+ * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * __s390x__. It implements the internal backend interface described in
+ * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * it step for step.
+ *
+ * ABI (ELF Application Binary Interface, s390x Supplement, "Function
+ * Calling Sequence"):
+ *   callee-saved   r6-r13, r15 (the stack pointer), f8-f15 (64 bits each);
+ *                  r11 is the frame pointer when there is one, r12 the GOT
+ *                  pointer in position-independent code.
+ *   caller-saved   r0-r5, r14 (the return address), f0-f7, all of v0-v31
+ *                  beyond the f8-f15 halves, the condition code.
+ *   reserved       a0/a1 (the thread pointer): never switched, so a
+ *                  coroutine resumed by another thread sees that thread's
+ *                  TLS.
+ *   FPC            the floating-point control register (rounding mode,
+ *                  exception masks, flags): global state that only support
+ *                  functions such as fesetround change.
+ *   stack          r15 % 8 == 0; every caller reserves 160 bytes at 0(r15)
+ *                  where its callees save their registers; nothing lives
+ *                  below r15 (no red zone); 0(r15) holds the back chain
+ *                  when the code keeps one (-mbackchain).
+ *
+ * Register table of one switch (hsafe__ctx_switch):
+ *   r2             the value passed: in on entry, out on landing (fixed)
+ *   r3, r4         save, to (fixed too; garbage after landing)
+ *   r0, r1, r5-r10, r14, cc
+ *                  declared clobbered: the compiler saves whichever of the
+ *                  callee-saved ones are live, once per function
+ *   f0-f15         declared clobbered, so f8-f15 are saved where live
+ *   v16-v31        declared clobbered when the unit has the vector facility
+ *                  (__VX__; v0-v15 are the f registers' wider halves)
+ *   r11-r13        saved by the asm: the frame pointer, the GOT pointer and
+ *                  the literal-pool base, which gcc may reserve in a
+ *                  function and then refuses to let inline asm clobber
+ *   FPC            saved by the asm only with HSAFE_ASM_SAVE_FPU (below)
+ *   resume address saved by the asm (larl of label 1 of that switch site)
+ *
+ * Frame pushed by a switching side (ascending addresses from ctx->sp; 48
+ * bytes below the switcher's r15, whose own 160-byte area it leaves alone):
+ *
+ *     sp+0    back chain (the switcher's r15)
+ *     sp+8    resume address
+ *     sp+16   r11
+ *     sp+24   r12
+ *     sp+32   r13
+ *     sp+40   FPC (4 bytes; written only with HSAFE_ASM_SAVE_FPU)
+ *
+ * The switch lands with `br %r1`, never through r14 (the return-address
+ * register), so it is predicted as an indirect branch, not a return.
+ *
+ * Floating-point control state (FPC):
+ *   by default it belongs to the thread, as on x86_64: the switch does not
+ *   touch it, so a mode set inside a coroutine is still set in its resumer
+ *   after the yield.
+ *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
+ *   context keeps its own FPC (control and flags alike, as MXCSR on x86_64):
+ *   a new context starts with its creator's, and landing restores the
+ *   target's with lfpc.
+ */
+#ifndef HSAFE__BACKEND_ASM_S390X_H
+#define HSAFE__BACKEND_ASM_S390X_H
+
+#define HSAFE__BACKEND_NAME "asm/s390x"
+#define HSAFE__CTX_MIN_STACK 4096u
+
+typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__S390_FPU_SAVE "stfpc 40(%%r15)\n\t"
+#  define HSAFE__S390_FPU_LOAD "lfpc 40(%%r15)\n\t"
+#else
+#  define HSAFE__S390_FPU_SAVE ""
+#  define HSAFE__S390_FPU_LOAD ""
+#endif
+
+#if defined(__VX__)
+#  define HSAFE__S390_VX_CLOBBERS , \
+    "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", \
+    "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31"
+#else
+#  define HSAFE__S390_VX_CLOBBERS
+#endif
+
+/* Save the running context into *save, continue *to, hand it v.
+ * Returns the value passed by whoever switches back to *save. */
+static inline __attribute__((always_inline)) uintptr_t
+hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
+{
+    register uintptr_t r2 __asm__("r2") = v;
+    register hsafe__ctx *r3 __asm__("r3") = save;
+    register hsafe__ctx *r4 __asm__("r4") = to;
+    __asm__ __volatile__(
+        "lgr %%r0, %%r15\n\t"
+        "aghi %%r15, -48\n\t"
+        "stg %%r0, 0(%%r15)\n\t"        /* back chain                      */
+        "stg %%r11, 16(%%r15)\n\t"
+        "stg %%r12, 24(%%r15)\n\t"
+        "stg %%r13, 32(%%r15)\n\t"
+        HSAFE__S390_FPU_SAVE
+        "larl %%r1, 1f\n\t"             /* where we continue               */
+        "stg %%r1, 8(%%r15)\n\t"
+        "stg %%r15, 0(%%r3)\n\t"        /* save->sp                        */
+        "lg %%r15, 0(%%r4)\n\t"         /* to->sp: now on the other stack  */
+        "lg %%r1, 8(%%r15)\n\t"
+        "br %%r1\n"
+        "1:\n\t"
+        "lg %%r11, 16(%%r15)\n\t"
+        "lg %%r12, 24(%%r15)\n\t"
+        "lg %%r13, 32(%%r15)\n\t"
+        HSAFE__S390_FPU_LOAD
+        "la %%r15, 48(%%r15)\n\t"
+        : "+r"(r2), "+r"(r3), "+r"(r4)
+        :
+        : "r0", "r1", "r5", "r6", "r7", "r8", "r9", "r10", "r14",
+          "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7",
+          "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15",
+          "cc", "memory" HSAFE__S390_VX_CLOBBERS);
+    return r2;
+}
+
+#endif /* HSAFE__BACKEND_ASM_S390X_H */
+
+/* ---- implementation part: hsafe.h includes this file a second time with
+ * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
+#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_S390X_IMPL)
+#define HSAFE__BACKEND_ASM_S390X_IMPL
+
+/* First code a new context runs. The switch that enters it loaded the
+ * resume address (this function) from the new stack and branched here
+ * with r15 at the frame and r2 holding the value passed in. Initial frame
+ * (224 bytes at the 16-aligned top of the stack):
+ *
+ *     sp+0    back chain = 0     sp+8    this function
+ *     sp+16   r11 = 0            sp+24   r12 = 0
+ *     sp+32   r13 = 0            sp+40   FPC of the creator
+ *     sp+48   entry              sp+56   arg
+ *     sp+64   the 160-byte register save area entry is called with (its
+ *             back chain word 0 ends back-chain walks)
+ *
+ * It calls entry(r2, arg) with r15 = top - 160, r11 = 0 and r14 = 0;
+ * `.cfi_undefined %r14` ends DWARF backtraces here. It is a top-level asm
+ * function rather than a naked C one (gcc has no naked on s390). entry
+ * never returns; the two zero bytes after the call are an invalid opcode. */
+#if defined(HSAFE_ASM_SAVE_FPU)
+#  define HSAFE__S390_TRAMP_FPU "lfpc 40(%r15)\n\t"
+#else
+#  define HSAFE__S390_TRAMP_FPU ""
+#endif
+__asm__(
+    ".pushsection .text\n\t"
+    ".p2align 3\n\t"
+    ".globl hsafe__s390x_trampoline\n\t"
+    ".hidden hsafe__s390x_trampoline\n\t"
+    ".type hsafe__s390x_trampoline, @function\n"
+    "hsafe__s390x_trampoline:\n\t"
+    ".cfi_startproc\n\t"
+    ".cfi_undefined %r14\n\t"
+    HSAFE__S390_TRAMP_FPU
+    "lg %r1, 48(%r15)\n\t"              /* entry                           */
+    "lg %r3, 56(%r15)\n\t"              /* arg; r2 already holds the value */
+    "la %r15, 64(%r15)\n\t"
+    "lghi %r0, 0\n\t"
+    "stg %r0, 0(%r15)\n\t"              /* back chain: the end             */
+    "lghi %r11, 0\n\t"
+    "lghi %r14, 0\n\t"
+    "basr %r14, %r1\n\t"
+    ".short 0\n\t"
+    ".cfi_endproc\n\t"
+    ".size hsafe__s390x_trampoline, .-hsafe__s390x_trampoline\n\t"
+    ".popsection");
+
+void hsafe__s390x_trampoline_(void) __asm__("hsafe__s390x_trampoline")
+    __attribute__((visibility("hidden")));
+
+static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
+                            void (*entry)(uintptr_t, void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 224);
+    uint32_t fpc;
+    size_t i;
+    __asm__ __volatile__("stfpc %0" : "=Q"(fpc));
+    sp[0] = 0;
+    sp[1] = (uint64_t)(uintptr_t)&hsafe__s390x_trampoline_;
+    sp[2] = sp[3] = sp[4] = 0;                        /* r11, r12, r13 */
+    sp[5] = (uint64_t)fpc << 32;                      /* big-endian: at sp+40 */
+    sp[6] = (uint64_t)(uintptr_t)entry;
+    sp[7] = (uint64_t)(uintptr_t)arg;
+    for (i = 8; i < 28; i++) sp[i] = 0;
+    ctx->sp = sp;
+}
+
+#endif /* HSAFE__BACKEND_IMPL */
+/* ---- end backends/asm_s390x.h ---- */
 #elif defined(HSAFE__BACKEND_FCONTEXT)
 /* ---- begin backends/fcontext.h ---- */
 /* hsafe context backend: Boost.Context fcontext, linked from the system

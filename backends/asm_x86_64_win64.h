@@ -152,7 +152,8 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
         : "+c"(v), "+d"(save), "+r"(to_r8)
         :
         : "rax", "rbx", "rsi", "rdi", "r9", "r10", "r11", "r12", "r13",
-          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS);
+          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS,
+          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
     return v;
 }
 

@@ -367,7 +367,8 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
         : "+c"(v), "+d"(save), "+r"(to_r8)
         :
         : "rax", "rbx", "rsi", "rdi", "r9", "r10", "r11", "r12", "r13",
-          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS);
+          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS,
+          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
     return v;
 }
 
@@ -607,7 +608,8 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
         : "+D"(v), "+S"(save), "+d"(to)
         :
         : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13",
-          "r14", "r15", "memory", "cc", HSAFE__X86_VEC_CLOBBERS);
+          "r14", "r15", "memory", "cc", HSAFE__X86_VEC_CLOBBERS,
+          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
     return v;
 }
 
@@ -3640,7 +3642,8 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
         : "+c"(v), "+d"(save), "+r"(to_r8)
         :
         : "rax", "rbx", "rsi", "rdi", "r9", "r10", "r11", "r12", "r13",
-          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS);
+          "r14", "r15", "memory", "cc", HSAFE__WIN64_VEC_CLOBBERS,
+          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
     return v;
 }
 
@@ -3880,7 +3883,8 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
         : "+D"(v), "+S"(save), "+d"(to)
         :
         : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13",
-          "r14", "r15", "memory", "cc", HSAFE__X86_VEC_CLOBBERS);
+          "r14", "r15", "memory", "cc", HSAFE__X86_VEC_CLOBBERS,
+          "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
     return v;
 }
 
@@ -6287,16 +6291,26 @@ static int hsafe__os_residency_works(hsafe_pool *pool, int res)
     size_t page = hsafe__os_page_size(), i;
     unsigned char *m;
     hsafe__span sp[8];
+    uint64_t ent[64];
     void *v = NULL;
     int ok, n;
-    if (hsafe__os_map(8 * page, &v) != HSAFE_OK) return 0;
+    if (hsafe__os_map(64 * page, &v) != HSAFE_OK) return 0;
     m = (unsigned char *)v;
-    for (i = 1; i < 8; i += 2) ((volatile unsigned char *)m)[i * page] = 1;
-    n = hsafe__os_touched(res, pool->pagemap_fd, m, 8 * page, sp, 8);
-    ok = n == 4;
-    for (i = 0; ok && i < 4; i++)
-        ok = sp[i].start == (2 * i + 1) * page && sp[i].end == (2 * i + 2) * page;
-    munmap(v, 8 * page);
+    for (i = 1; i < 64; i += 2) ((volatile unsigned char *)m)[i * page] = 1;
+    if (res == HSAFE__RES_PAGEMAP) {
+        /* the raw entries, all 64: bits 63..61 (present, swapped, file)
+         * must read 100 where touched and 000 elsewhere; qemu-user on a
+         * big-endian guest serves them byte-swapped, which this catches */
+        off_t off = (off_t)((uintptr_t)m / page * sizeof ent[0]);
+        ok = pread(pool->pagemap_fd, ent, sizeof ent, off) == (ssize_t)sizeof ent;
+        for (i = 0; ok && i < 64; i++) ok = (ent[i] >> 61) == ((i & 1) ? 4u : 0u);
+    } else {
+        n = hsafe__os_touched(res, pool->pagemap_fd, m, 8 * page, sp, 8);
+        ok = n == 4;
+        for (i = 0; ok && i < 4; i++)
+            ok = sp[i].start == (2 * i + 1) * page && sp[i].end == (2 * i + 2) * page;
+    }
+    munmap(v, 64 * page);
     return ok;
 }
 #endif

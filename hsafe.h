@@ -692,6 +692,11 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 #    define HSAFE__VALGRIND 1
 #  endif
 #endif
+#if defined(HSAFE__VALGRIND)
+#  define HSAFE__ON_VALGRIND (RUNNING_ON_VALGRIND)
+#else
+#  define HSAFE__ON_VALGRIND 0
+#endif
 
 /* Definitions below take their linkage from the declarations above; only
  * these sanitizer runtime entry points need a C linkage block here. */

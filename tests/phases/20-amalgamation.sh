@@ -6,6 +6,9 @@
 #      against it with each native backend (asm, ucontext, fcontext), as
 #      C11 and as C++11, with gcc and clang, -Wall -Wextra -Wpedantic
 #      -Werror, and run. Each build+run counts as one test.
+#   3. tests/check_api_docs.py: every public function in the API section of
+#      hsafe.h (and of dist/hsafe.h) has its doc comment where it is
+#      declared.
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs python3 gcc g++ libc6-dev; then
@@ -13,6 +16,8 @@ if ! hsafe_need_pkgs python3 gcc g++ libc6-dev; then
 fi
 
 hsafe_check "amalgamate.py --check" python3 amalgamate.py --check
+hsafe_check "every public function has a doc comment (hsafe.h)" python3 tests/check_api_docs.py hsafe.h
+hsafe_check "every public function has a doc comment (dist/hsafe.h)" python3 tests/check_api_docs.py dist/hsafe.h
 
 work="$HSAFE_BUILD/amalgamation"
 rm -rf "$work"

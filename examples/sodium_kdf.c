@@ -234,7 +234,7 @@ static int reference_key(hsafe_pool *pool, struct job job, unsigned char *key)
 int main(int argc, char **argv)
 {
     const char *typed = argc > 1 ? argv[1] : default_password;
-    size_t password_len = strlen(typed);
+    size_t password_len;
     unsigned char salt[crypto_pwhash_SALTBYTES];
     unsigned char *key = (unsigned char *)malloc(KEY_BYTES);
     char *password = (char *)malloc(PASSWORD_MAX);
@@ -249,6 +249,17 @@ int main(int argc, char **argv)
     int rc = 0, failed = 0;
 
     printf("%s\n", hsafe_config_string());
+    /* Set the pool up before the password is touched at all: the pool's
+     * first system calls go through lazily bound PLT entries, and the
+     * dynamic linker's resolver saves every register on the stack, so it
+     * would copy whatever strlen/memcpy below left in vector registers
+     * (run it with LD_BIND_NOW=1 and the order does not matter). */
+    memset(&cfg, 0, sizeof cfg);        /* defaults: 256 KiB stacks, guard pages */
+    if ((rc = hsafe_pool_init(&pool, &cfg)) != HSAFE_OK) {
+        fprintf(stderr, "hsafe_pool_init: %s\n", hsafe_strerror(rc));
+        return 2;
+    }
+    password_len = strlen(typed);
     if (!key || !password || sodium_init() < 0) { fprintf(stderr, "setup failed\n"); return 2; }
     if (password_len < SECRET_WINDOW || password_len > PASSWORD_MAX) {
         fprintf(stderr, "password must be %d to %d bytes\n", SECRET_WINDOW, PASSWORD_MAX);
@@ -259,11 +270,6 @@ int main(int argc, char **argv)
     memcpy(password, typed, password_len);
     randombytes_buf(salt, sizeof salt);
 
-    memset(&cfg, 0, sizeof cfg);        /* defaults: 256 KiB stacks, guard pages */
-    if ((rc = hsafe_pool_init(&pool, &cfg)) != HSAFE_OK) {
-        fprintf(stderr, "hsafe_pool_init: %s\n", hsafe_strerror(rc));
-        return 2;
-    }
     memset(&job, 0, sizeof job);
     job.password = password;
     job.password_len = password_len;

@@ -1172,7 +1172,8 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
     /* The lowest non-zero byte, scanning the touched spans bottom-up. */
     for (i = 0; i < n && nz == top; i++) {
         unsigned char *a = s->lo + sp[i].start, *b = s->lo + sp[i].end, *p;
-        p = a + hsafe__zero_prefix(a, (size_t)(b - a));
+        p = a + hsafe__zero_prefix(a, (size_t)(b - a));      /* big steps */
+        p += hsafe__zero_prefix_portable(p, (size_t)(b - p));  /* 64 bytes */
         while (p < b && *p == 0) p++;
         zero_below += (size_t)(p - a);
         if (p < b) { nz = p; first = i; }

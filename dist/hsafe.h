@@ -135,6 +135,14 @@
 #  define _GNU_SOURCE 1
 #endif
 
+/* Targets refused outright, before any header is needed. */
+#if defined(__wasm__) || defined(__wasm32__) || defined(__wasm64__) || defined(__EMSCRIPTEN__)
+#  error "hsafe: WebAssembly is not supported: its call stack is managed by the engine and cannot be switched to or wiped"
+#endif
+#if defined(__hermit__)
+#  error "hsafe: HermitOS is not supported: its stacks do not behave like the others' (no guard pages, no switch)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,12 +167,6 @@
  * Layer 1: what the target can do. Layer 2: what the user asked for.
  * Layer 3: one HSAFE__BACKEND_* macro and one backend file.
  * ===================================================================== */
-#if defined(__wasm__) || defined(__wasm32__) || defined(__wasm64__) || defined(__EMSCRIPTEN__)
-#  error "hsafe: WebAssembly is not supported: its call stack is managed by the engine and cannot be switched to or wiped"
-#endif
-#if defined(__hermit__)
-#  error "hsafe: HermitOS is not supported: its stacks do not behave like the others' (no guard pages, no switch)"
-#endif
 
 #if defined(__x86_64__) && !defined(_WIN32) && !defined(__CYGWIN__)
 #  define HSAFE__CAN_ASM 1

@@ -1,0 +1,22 @@
+# Targets hsafe refuses at compile time (see ">>hsafe:select" in hsafe.h):
+# each test compiles a one-line file that includes hsafe.h for that target
+# and passes only if the compiler stops with hsafe's own #error.
+#   wasm:    clang --target=wasm32 (when the host compiler is clang-capable;
+#            the clang found on PATH is used)
+#   hermit:  the host compiler with __hermit__ predefined, as the HermitOS
+#            toolchain does
+if(NOT CMAKE_CROSSCOMPILING AND NOT WIN32)
+  set(_rt_src "${CMAKE_CURRENT_BINARY_DIR}/refused_target.c")
+  file(WRITE "${_rt_src}" "#include \"hsafe.h\"\nint hsafe_refused_target_probe;\n")
+  add_test(NAME refused.hermit
+           COMMAND ${CMAKE_C_COMPILER} -fsyntax-only -D__hermit__ -I "${HSAFE_TEST_INCLUDE_DIR}" "${_rt_src}")
+  set_tests_properties(refused.hermit PROPERTIES
+                       PASS_REGULAR_EXPRESSION "hsafe: HermitOS is not supported" LABELS "unit;refused")
+  find_program(HSAFE_TEST_CLANG NAMES clang clang-14)
+  if(HSAFE_TEST_CLANG)
+    add_test(NAME refused.wasm32
+             COMMAND ${HSAFE_TEST_CLANG} --target=wasm32 -fsyntax-only -I "${HSAFE_TEST_INCLUDE_DIR}" "${_rt_src}")
+    set_tests_properties(refused.wasm32 PROPERTIES
+                         PASS_REGULAR_EXPRESSION "hsafe: WebAssembly is not supported" LABELS "unit;refused")
+  endif()
+endif()

@@ -158,23 +158,62 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 /* First code a new context runs. The switch that enters it loaded the
  * resume address (this function) from the new stack and branched here
  * with sp at the frame and x0 holding the value passed in. Initial frame
- * (64 bytes at the 16-aligned top of the stack):
+ * (64 bytes at the 16-aligned top T of the stack):
  *
  *     sp+0    this function      sp+8    x29 = 0
  *     sp+16   FPCR of the creator
- *     sp+32   entry              sp+40   arg         sp+48..63  zero
+ *     sp+32   entry              sp+40   arg
+ *     sp+48   link: address of the resumer's hsafe__ctx      sp+56  zero
  *
- * It calls entry(x0, arg) with sp at the top of the stack, x29 = 0 (ends
- * frame-pointer walks) and lr = 0; `.cfi_undefined x30` ends DWARF
- * backtraces here instead of walking into garbage. It is a top-level asm
- * function, not a naked C one: GCC ignores `naked` on AArch64, and this
- * way the CFI does not depend on the unwind-table flags of the unit.
- * entry never returns; brk traps if it does. */
+ * It calls entry(x0, arg) with sp = T-16, so the link slot stays above
+ * every frame of the coroutine while the context lives, x29 = 0 (ends
+ * frame-pointer walks) and lr = 0. It is a top-level asm function, not a
+ * naked C one: GCC ignores `naked` on AArch64, and this way the CFI does
+ * not depend on the unwind-table flags of the unit. entry never returns;
+ * brk traps if it does.
+ *
+ * Unwinding (gdb, backtrace(), perf --call-graph=dwarf): as on x86_64 (see
+ * asm_x86_64_sysv.h), the CFI makes the trampoline's frame lead to the
+ * resumer. The link slot points at the hsafe__ctx in which the current
+ * resumer's switch saved its sp S (hsafe_coro.caller, set by
+ * hsafe__ctx_link); that switch stored its resume address at S and x29 at
+ * S+8, and its own sp was S+32. So:
+ *     CFA = *(*(link slot)) + 32,  pc (x30 column) at CFA-32,
+ *     x29 at CFA-24,  sp = CFA,
+ * right for whoever resumed the coroutine last, with no instruction added
+ * to the switch. x19-x28 and d8-d15 are declared clobbered by the switch,
+ * so the resumer holds nothing in them there: they are undefined.
+ * .cfi_signal_frame: gdb then accepts a caller frame at a lower address
+ * (a coroutine stack in the resumer's caller's frame) and uses the
+ * resumer's pc (label 1 of its switch) as is; gdb shows this frame as
+ * "<signal handler called>". The brk after the call keeps the return
+ * address inside this function's FDE.
+ * Exceptions: the personality below makes a C++ exception that reaches
+ * this frame call std::terminate, as it did when this frame ended the
+ * stack, so it never unwinds into the resumer past the switch; a forced
+ * unwind (pthread_exit, pthread_cancel) goes on, it ends the thread. */
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__A64_TRAMP_FPU "ldr x10, [sp, #16]\n\tmsr fpcr, x10\n\t"
 #else
 #  define HSAFE__A64_TRAMP_FPU ""
 #endif
+#include <unwind.h>
+static _Unwind_Reason_Code hsafe__aarch64_tramp_personality(
+    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
+    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
+    __asm__("hsafe__aarch64_tramp_personality") __attribute__((used));
+static _Unwind_Reason_Code hsafe__aarch64_tramp_personality(
+    int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
+    struct _Unwind_Exception *ex, struct _Unwind_Context *ctx)
+{
+    (void)version; (void)cls; (void)ex; (void)ctx;
+    if (actions & _UA_FORCE_UNWIND) return _URC_CONTINUE_UNWIND;
+    return (actions & _UA_SEARCH_PHASE) ? _URC_FATAL_PHASE1_ERROR : _URC_FATAL_PHASE2_ERROR;
+}
+/* DW_CFA_def_cfa_expression, 6 bytes: DW_OP_breg31 (sp) <slot>,
+ * DW_OP_deref, DW_OP_deref, DW_OP_plus_uconst 32. */
+#define HSAFE__A64_TRAMP_CFA(slot) \
+    ".cfi_escape 0x0f, 6, 0x8f, " slot ", 0x06, 0x06, 0x23, 0x20\n\t"
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 2\n\t"
@@ -183,11 +222,23 @@ __asm__(
     ".type hsafe__aarch64_trampoline, %function\n"
     "hsafe__aarch64_trampoline:\n\t"
     ".cfi_startproc\n\t"
-    ".cfi_undefined x30\n\t"
+    ".cfi_signal_frame\n\t"
+    ".cfi_personality 0x1b, hsafe__aarch64_tramp_personality\n\t"
+    HSAFE__A64_TRAMP_CFA("48")
+    ".cfi_offset x30, -32\n\t"
+    ".cfi_offset x29, -24\n\t"
+    ".cfi_undefined x19\n\t.cfi_undefined x20\n\t.cfi_undefined x21\n\t"
+    ".cfi_undefined x22\n\t.cfi_undefined x23\n\t.cfi_undefined x24\n\t"
+    ".cfi_undefined x25\n\t.cfi_undefined x26\n\t.cfi_undefined x27\n\t"
+    ".cfi_undefined x28\n\t"
+    ".cfi_undefined d8\n\t.cfi_undefined d9\n\t.cfi_undefined d10\n\t"
+    ".cfi_undefined d11\n\t.cfi_undefined d12\n\t.cfi_undefined d13\n\t"
+    ".cfi_undefined d14\n\t.cfi_undefined d15\n\t"
     "hint #38\n\t"                      /* bti jc: reached by br            */
     HSAFE__A64_TRAMP_FPU
     "ldp x9, x1, [sp, #32]\n\t"         /* entry, arg; x0 holds the value  */
-    "add sp, sp, #64\n\t"
+    "add sp, sp, #48\n\t"               /* T-16: the link slot stays above */
+    HSAFE__A64_TRAMP_CFA("0")
     "mov x29, #0\n\t"
     "mov x30, #0\n\t"
     "blr x9\n\t"
@@ -212,8 +263,17 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     sp[3] = 0;
     sp[4] = (uint64_t)(uintptr_t)entry;
     sp[5] = (uint64_t)(uintptr_t)arg;
-    sp[6] = sp[7] = 0;
+    sp[6] = sp[7] = 0;                                /* link, pad */
     ctx->sp = sp;
+}
+
+/* Optional backend hook (HSAFE__CTX_HAS_LINK): tell a context made by
+ * hsafe__ctx_make where its resumers save themselves, for the unwind
+ * information above. Call before the first switch into ctx. */
+#define HSAFE__CTX_HAS_LINK 1
+static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
+{
+    ((uint64_t *)ctx->sp)[6] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
 #endif /* HSAFE__BACKEND_IMPL */

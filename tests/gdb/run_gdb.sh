@@ -4,7 +4,7 @@
 # Runs PROGRAM SCENARIO under gdb in batch mode, breaks in leaf_SCENARIO
 # (a function called inside a coroutine, see gdb_bt.c), prints `bt` and
 # checks the backtrace:
-#   MODE linked   (asm backend, x86_64) the walk crosses every switch: it
+#   MODE linked   (asm backend, x86_64 and aarch64) the walk crosses every switch: it
 #                 must show, innermost first, leaf_SCENARIO, the coroutine's
 #                 body, hsafe__coro_main, "<signal handler called>" (the
 #                 trampoline's frame, marked as a signal frame), the
@@ -15,10 +15,34 @@
 #                 debug symbols; Boost's make_fcontext) and does not reach
 #                 the resumer: it must show leaf_SCENARIO, the body and
 #                 hsafe__coro_main, then end without a gdb error.
+# With HSAFE_GDB_QEMU set (a qemu-user binary, e.g. qemu-aarch64; GDB then
+# is gdb-multiarch), PROGRAM is a foreign static binary: it is started as
+# `$HSAFE_GDB_QEMU -g PORT PROGRAM SCENARIO` and gdb attaches to qemu's
+# gdbstub (target remote) instead of running it (tests/phases/30-sanitizers.sh
+# runs the aarch64 asm backend so).
 # Exit 0 if so, 1 if not, 77 if gdb cannot run here.
 gdb=$1 prog=$2 scen=$3 mode=$4
 command -v "$gdb" >/dev/null 2>&1 || { echo "SKIP: no gdb"; exit 77; }
-out=$("$gdb" -nx -batch -ex "break leaf_$scen" -ex "run $scen" -ex bt "$prog" 2>&1)
+if [ -n "${HSAFE_GDB_QEMU:-}" ]; then
+    command -v "$HSAFE_GDB_QEMU" >/dev/null 2>&1 || { echo "SKIP: no $HSAFE_GDB_QEMU"; exit 77; }
+    # A port from the pid; qemu exits at once if it is taken: try the next.
+    port=$((20000 + $$ % 20000)) tries=0
+    while :; do
+        "$HSAFE_GDB_QEMU" -g "$port" "$prog" "$scen" >/dev/null 2>&1 &
+        qpid=$!
+        sleep 0.3
+        kill -0 "$qpid" 2>/dev/null && break
+        tries=$((tries + 1))
+        [ "$tries" -lt 20 ] || { echo "FAIL: qemu gdbstub would not start"; exit 1; }
+        port=$((port + 1))
+    done
+    out=$(timeout 100 "$gdb" -nx -batch -ex "target remote 127.0.0.1:$port" \
+          -ex "break leaf_$scen" -ex continue -ex bt -ex kill "$prog" 2>&1)
+    kill "$qpid" 2>/dev/null
+    wait "$qpid" 2>/dev/null
+else
+    out=$("$gdb" -nx -batch -ex "break leaf_$scen" -ex "run $scen" -ex bt "$prog" 2>&1)
+fi
 echo "$out" | grep -E '^#|Backtrace|corrupt|Breakpoint 1,|ptrace'
 if echo "$out" | grep -q "ptrace: Operation not permitted\|Could not trace the inferior"; then
     echo "SKIP: gdb may not trace processes here"; exit 77

@@ -3,8 +3,9 @@
  * does (tests/gdb/run_gdb.sh), and exceptions still cannot leave a
  * coroutine.
  *
- * On the asm backend for x86_64 (the trampoline's CFI links a coroutine's
- * stack to its resumer's):
+ * On the asm backend for x86_64 and aarch64 (the trampoline's CFI links a
+ * coroutine's stack to its resumer's; aarch64 is run under qemu by
+ * tests/phases/30-sanitizers.sh):
  *   - _Unwind_Backtrace from a function inside a coroutine lists, by
  *     function start, the coroutine's body, then the resumer's function,
  *     then main; the same inside a sanitized run (hsafe_run's caller);
@@ -28,7 +29,7 @@
 #define STACK (64 * 1024)
 #define MAXF 64
 
-#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__) && defined(__GCC_HAVE_DWARF2_CFI_ASM)
+#if defined(HSAFE__BACKEND_ASM) && ((defined(__x86_64__) && defined(__GCC_HAVE_DWARF2_CFI_ASM)) || defined(__aarch64__))
 #  define LINKED 1
 #else
 #  define LINKED 0

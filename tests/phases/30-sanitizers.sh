@@ -12,6 +12,11 @@
 #   gcc    the same without the valgrind runs (the binaries valgrind runs
 #          are not instrumented, so one compiler is enough for those); the
 #          sanitizer instrumentation and the gdb view differ by compiler.
+# Then, when gdb-multiarch, qemu-user and gcc-aarch64-linux-gnu can be
+# installed, the same gdb backtraces on the aarch64 asm backend: gdb_bt.c
+# built static at -O0 and -O2, run under qemu-aarch64's gdbstub
+# (run_gdb.sh with HSAFE_GDB_QEMU), one test per build and scenario; and
+# unwind.c (libgcc's unwinder, C and, with g++-aarch64-linux-gnu, C++).
 # Budget: under 8 minutes on 2 cores (about 3 here).
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -51,5 +56,47 @@ build_and_test() {   # label dir cc cxx [ctest args...]
 
 build_and_test "clang" "$root/clang" clang clang++
 build_and_test "gcc" "$root/gcc" gcc g++ -LE valgrind
+
+aarch64_gdb() {
+    local dir="$root/aarch64-gdb" o s rc out src lang cc
+    mkdir -p "$dir"
+    for o in O0 O2; do
+        if ! out=$(aarch64-linux-gnu-gcc -static -g -$o -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
+                "$HSAFE_ROOT/tests/gdb/gdb_bt.c" -o "$dir/gdb_bt.$o" 2>&1); then
+            hsafe_fail "aarch64 gdb_bt.$o: build"
+            printf '%s\n' "$out" | tail -n 40 | sed 's/^/    | /'
+            continue
+        fi
+        for s in pooled above nested moved run; do
+            out=$(HSAFE_GDB_QEMU=qemu-aarch64 sh "$HSAFE_ROOT/tests/gdb/run_gdb.sh" gdb-multiarch \
+                  "$dir/gdb_bt.$o" "$s" linked 2>&1)
+            rc=$?
+            case $rc in
+                0) hsafe_pass "aarch64 gdb_bt.$o.$s: $(printf '%s\n' "$out" | tail -n 1)" ;;
+                77) hsafe_skip "aarch64 gdb_bt.$o.$s: $(printf '%s\n' "$out" | tail -n 1)" ;;
+                *) hsafe_fail "aarch64 gdb_bt.$o.$s"; printf '%s\n' "$out" | sed 's/^/    | /' ;;
+            esac
+        done
+    done
+    for lang in c c++; do
+        cc=aarch64-linux-gnu-gcc
+        if [ "$lang" = c++ ]; then
+            hsafe_need_pkgs g++-aarch64-linux-gnu >/dev/null || { hsafe_skip "aarch64 unwind.cxx: no g++-aarch64-linux-gnu"; continue; }
+            cc=aarch64-linux-gnu-g++
+        fi
+        if ! out=$($cc -x "$lang" -static -g -O2 -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
+                "$HSAFE_ROOT/tests/gdb/unwind.c" -o "$dir/unwind.$lang" 2>&1); then
+            hsafe_fail "aarch64 unwind ($lang): build"
+            printf '%s\n' "$out" | tail -n 40 | sed 's/^/    | /'
+            continue
+        fi
+        hsafe_check "aarch64 unwind ($lang) under qemu" timeout 120 qemu-aarch64 "$dir/unwind.$lang"
+    done
+}
+if hsafe_need_pkgs gdb-multiarch qemu-user gcc-aarch64-linux-gnu; then
+    aarch64_gdb
+else
+    hsafe_log "gdb-multiarch/qemu-user/gcc-aarch64-linux-gnu: not installed, the aarch64 backtrace tests are not run"
+fi
 
 hsafe_phase_end_counted sanitizers

@@ -98,7 +98,8 @@
  *   - longjmp out of a run or a coroutine skips the switch back and the
  *     wipe: do not do it; end a run with hsafe_panic(). A C++ exception
  *     that leaves a coroutine's function ends the program (std::terminate),
- *     as it would leaving a thread's function (tested on x86_64).
+ *     as it would leaving a thread's function (tested on x86_64 and
+ *     aarch64).
  *   - Coroutines are not threads: a coroutine is resumed by one thread at a
  *     time, and must not be resumed while it runs. Do not keep the address
  *     of a thread-local across a yield if the coroutine may be resumed by
@@ -1049,7 +1050,7 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  * bottom would turn the kernel's own writes there (read() into a stack
  * buffer, a signal frame) into EFAULT or a lost signal; the lowest stack
  * pointer is not observable and does not bound signal frames; and reading
- * the untouched part costs as much as wiping it. */
+ * the untouched part costs as much as wiping it.
  * HSAFE__RESIDENCY_MIN is defined above the OS include. */
 
 #if defined(HSAFE_BENCH_FULL_WIPE)

@@ -5,8 +5,8 @@
 #   2. The test suite, cross-built with cmake/toolchains/x86_64-w64-mingw32.cmake
 #      and -DHSAFE_TEST_DIST=ON, twice: RelWithDebInfo (-O2) and Debug
 #      (-O0); ctest runs every program under wine. Each configure+build
-#      counts as one check, then every ctest test. Tests that need fork()
-#      skip themselves (exit 77).
+#      counts as one check, then every ctest test. Where a test needs a
+#      child process it runs its own .exe again (t_in_child, tests/testutil.h).
 #   3. examples/demo.c built alone against dist/hsafe.h (-static, -Wall
 #      -Wextra -Wpedantic -Werror, -O0 and -O2) and run under wine.
 # The C++ tests need g++-mingw-w64-x86-64; without it they are not built.

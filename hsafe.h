@@ -198,27 +198,7 @@
 #  error "hsafe: no context-switch backend for this target (no asm backend and no ucontext); see the BACKENDS table in hsafe.h"
 #endif
 
-#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__) && defined(_WIN32)
-#  include "backends/asm_x86_64_win64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
-#  include "backends/asm_x86_64_sysv.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
-#  include "backends/asm_aarch64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__riscv)
-#  include "backends/asm_riscv64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__arm__)
-#  include "backends/asm_arm.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
-#  include "backends/asm_i386.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
-#  include "backends/asm_ppc64le.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
-#  include "backends/asm_s390x.h"
-#elif defined(HSAFE__BACKEND_FCONTEXT)
-#  include "backends/fcontext.h"
-#elif defined(HSAFE__BACKEND_UCONTEXT)
-#  include "backends/ucontext.h"
-#endif
+#include "backends/select.h"
 
 /* Sanitizers in this translation unit (they change what the inline switch
  * does, not the layout of any struct). */
@@ -671,27 +651,7 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 
 /* Backend slow paths (hsafe__ctx_make and trampolines). */
 #define HSAFE__BACKEND_IMPL 1
-#if defined(HSAFE__BACKEND_ASM) && defined(__x86_64__) && defined(_WIN32)
-#  include "backends/asm_x86_64_win64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__x86_64__)
-#  include "backends/asm_x86_64_sysv.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__aarch64__)
-#  include "backends/asm_aarch64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__riscv)
-#  include "backends/asm_riscv64.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__arm__)
-#  include "backends/asm_arm.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__i386__)
-#  include "backends/asm_i386.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__powerpc64__)
-#  include "backends/asm_ppc64le.h"
-#elif defined(HSAFE__BACKEND_ASM) && defined(__s390x__)
-#  include "backends/asm_s390x.h"
-#elif defined(HSAFE__BACKEND_FCONTEXT)
-#  include "backends/fcontext.h"
-#elif defined(HSAFE__BACKEND_UCONTEXT)
-#  include "backends/ucontext.h"
-#endif
+#include "backends/select.h"
 
 
 /* Valgrind stack registration (client requests cost a few instructions

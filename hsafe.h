@@ -182,6 +182,9 @@
 #if defined(HSAFE_BACKEND_ASM) && !defined(HSAFE__CAN_ASM)
 #  error "hsafe: HSAFE_BACKEND_ASM was requested but hsafe has no assembly for this target; use HSAFE_BACKEND_UCONTEXT or HSAFE_BACKEND_FCONTEXT"
 #endif
+#if defined(HSAFE_BACKEND_UCONTEXT) && !defined(HSAFE__CAN_UCONTEXT)
+#  error "hsafe: HSAFE_BACKEND_UCONTEXT was requested but this target has no ucontext (getcontext/swapcontext); use HSAFE_BACKEND_ASM (or HSAFE_BACKEND_FCONTEXT with Boost.Context)"
+#endif
 #if defined(HSAFE_BACKEND_ASM) && defined(__CET__) && (__CET__ & 2)
 #  error "hsafe: the asm backend does not switch CET shadow stacks (-fcf-protection=full or =return); build with -fcf-protection=branch, or use HSAFE_BACKEND_UCONTEXT"
 #endif
@@ -358,6 +361,7 @@ HSAFE_API void hsafe_wipe(void *p, size_t len);
 /* ---- Stack pools ----------------------------------------------------- */
 
 #define HSAFE_DEFAULT_STACK_SIZE ((size_t)256 * 1024)
+#define HSAFE_DEFAULT_GUARD_SIZE ((size_t)64 * 1024)
 #define HSAFE_DEFAULT_CAPACITY   ((size_t)16)
 #define HSAFE_MAX_STACK_SIZE     ((size_t)1 << 30)   /* 1 GiB */
 #define HSAFE_MAX_CAPACITY       ((size_t)1 << 20)
@@ -366,7 +370,7 @@ HSAFE_API void hsafe_wipe(void *p, size_t len);
 #define HSAFE_POOL_MLOCK    0x1u  /* lock stacks in RAM so they never reach swap
                                      (MLOCK_ONFAULT where the kernel has it) */
 #define HSAFE_POOL_DONTDUMP 0x2u  /* keep stacks out of core dumps (MADV_DONTDUMP) */
-#define HSAFE_POOL_NO_GUARD 0x4u  /* no guard page below each mmap'd stack */
+#define HSAFE_POOL_NO_GUARD 0x4u  /* no guard region below each mmap'd stack */
 
 /* Zero-initialise and set what you need: zero means "default". */
 typedef struct hsafe_pool_config {
@@ -378,6 +382,10 @@ typedef struct hsafe_pool_config {
     void *memory;           /* caller memory to carve stacks from (no mmap,
                                no guard pages), or NULL to use mmap */
     size_t memory_size;
+    size_t guard_size;      /* bytes of guard below each mmap'd stack; 0 =
+                               64 KiB; rounded up to whole pages. A frame
+                               larger than the guard can jump it: see the
+                               guard notes in docs/guide.md */
 } hsafe_pool_config;
 
 typedef struct hsafe_pool hsafe_pool;
@@ -418,7 +426,8 @@ typedef struct hsafe_pool_statistics {
     size_t capacity;      /* most stacks the pool will create */
     size_t stack_size;    /* usable bytes per stack */
     size_t high_water;    /* deepest use of any stack, bytes from the top */
-    const char *guard;    /* "madv_guard", "mprotect", or "none" */
+    size_t guard_size;    /* bytes of guard below each stack (0: none) */
+    const char *guard;    /* "madv_guard", "mprotect", "page_guard" or "none" */
 } hsafe_pool_statistics;
 
 /* Create a pool in caller memory `pool`. Stacks are created lazily, on
@@ -1034,12 +1043,15 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
     if (c.capacity > HSAFE_MAX_CAPACITY) return HSAFE_EINVAL;
     if (c.flags & ~(HSAFE_POOL_MLOCK | HSAFE_POOL_DONTDUMP | HSAFE_POOL_NO_GUARD)) return HSAFE_EINVAL;
     if (!c.memory && c.memory_size) return HSAFE_EINVAL;
+    if (c.guard_size > HSAFE_MAX_STACK_SIZE || (c.memory && c.guard_size)) return HSAFE_EINVAL;
     hsafe__cpu_init_once();
     memset(pool, 0, sizeof *pool);
     pool->flags = c.flags;
     pool->pagemap_fd = -1;
     if (c.memory) {
-        /* Caller memory: [descriptors][stack][stack]..., 16-byte aligned. */
+        /* Caller memory: [stack][stack]...[descriptors], 16-byte aligned.
+         * The descriptors sit above the stacks, where no overflow reaches
+         * (stacks grow down); there is no guard in caller memory. */
         uintptr_t base = ((uintptr_t)c.memory + 15) & ~(uintptr_t)15;
         uintptr_t end = (uintptr_t)c.memory + c.memory_size;
         size_t stack = hsafe__round_up(c.stack_size, 16), fit, n;
@@ -1048,10 +1060,10 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         n = c.capacity ? c.capacity : fit;
         if (n > fit || n == 0) return HSAFE_EINVAL;
         if (c.flags & ~HSAFE_POOL_MLOCK) return HSAFE_EINVAL; /* dontdump/guard need mmap */
-        pool->slots = (hsafe_stack *)base;
-        pool->slots_bytes = hsafe__round_up(n * sizeof(hsafe_stack), 16);
-        pool->memory = (unsigned char *)base + pool->slots_bytes;
+        pool->memory = (unsigned char *)base;
         pool->memory_size = n * stack;
+        pool->slots = (hsafe_stack *)(void *)(pool->memory + pool->memory_size);
+        pool->slots_bytes = hsafe__round_up(n * sizeof(hsafe_stack), 16);
         pool->stack_size = stack;
         pool->capacity = n;
         memset(pool->slots, 0, pool->slots_bytes);
@@ -1069,11 +1081,15 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         int rc;
         pool->capacity = c.capacity ? c.capacity : HSAFE_DEFAULT_CAPACITY;
         pool->stack_size = hsafe__round_up(c.stack_size, page);
-        pool->guard_size = (c.flags & HSAFE_POOL_NO_GUARD) ? 0 : page;
-        pool->slots_bytes = hsafe__round_up(pool->capacity * sizeof(hsafe_stack), page);
-        rc = hsafe__os_map(pool->slots_bytes, (void **)&pool->slots);
-        if (rc) return rc;
+        pool->guard_size = (c.flags & HSAFE_POOL_NO_GUARD) ? 0
+                           : hsafe__os_guard_round(c.guard_size ? c.guard_size : HSAFE_DEFAULT_GUARD_SIZE);
         pool->guard_kind = pool->guard_size ? hsafe__os_probe_guard() : 0;
+        pool->slots_bytes = hsafe__round_up(pool->capacity * sizeof(hsafe_stack), page);
+        /* The descriptor table gets a guard of its own, so no stack's
+         * overflow can land in it. */
+        rc = hsafe__os_map_guarded(pool->slots_bytes, pool->guard_size, pool->guard_kind,
+                                   (void **)&pool->slots);
+        if (rc) return rc;
     }
     pool->residency = hsafe__os_residency_open(pool);
     pool->magic = HSAFE__POOL_MAGIC;
@@ -1223,7 +1239,7 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     if (pool->memory && (pool->flags & HSAFE_POOL_MLOCK))
         hsafe__os_unlock(pool->memory, pool->memory_size);
     hsafe__os_residency_close(pool);
-    if (!pool->memory) hsafe__os_unmap(pool->slots, pool->slots_bytes);
+    if (!pool->memory) hsafe__os_unmap_guarded(pool->slots, pool->slots_bytes, pool->guard_size);
     else hsafe_wipe(pool->slots, pool->slots_bytes);
     memset(pool, 0, sizeof *pool);
     return HSAFE_OK;
@@ -1241,6 +1257,7 @@ HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *ou
     out->capacity = pool->capacity;
     out->stack_size = pool->stack_size;
     out->high_water = hw;
+    out->guard_size = pool->guard_size;
     out->guard = hsafe__os_guard_name(pool->guard_kind);
     return HSAFE_OK;
 }
@@ -1286,6 +1303,26 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
 #endif
     *out = v;
     return co->status;
+}
+
+/* The thread's alternate signal stack is hsafe's own memory that signal
+ * handlers write (hsafe's fault handler, the handlers it passes faults on
+ * to, any installed with SA_ONSTACK). Every signal delivered on it leaves
+ * its frame in the top `frame` bytes, which are otherwise zero: check
+ * those after each run and wipe the whole stack when they are not. */
+static void hsafe__altstack_scrub(void)
+{
+    unsigned char *lo, *top, *p;
+    size_t size, frame;
+    if (!hsafe__os_altstack(&lo, &size, &frame)) return;
+    top = lo + size;
+    p = top - frame;
+    p += hsafe__zero_prefix(p, (size_t)(top - p));
+    p += hsafe__zero_prefix_portable(p, (size_t)(top - p));
+    while (p < top && *p == 0) p++;
+#if !defined(HSAFE_TEST_NO_WIPE)
+    if (p < top) hsafe_wipe(lo, size);
+#endif
 }
 
 static void hsafe__run_cleanups(hsafe__run *r)
@@ -1356,6 +1393,7 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     hsafe__resume_clear(&r.co, &v);
     if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
     hsafe__os_leave_stack(&active);
+    hsafe__altstack_scrub();
     hsafe__tls_run = r.prev;
     hsafe_coro_fini(&r.co);
     hsafe_pool_release(pool, r.stack);

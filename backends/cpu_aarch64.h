@@ -97,4 +97,16 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "x28", "x30", "cc");
 }
 
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.sp;
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
+
 #endif /* HSAFE__CPU_AARCH64_H */

@@ -15,4 +15,7 @@ static void hsafe__cpu_init(void) {}
 static const char *hsafe__cpu_regs_desc(void) { return "none"; }
 static inline void hsafe__cpu_clear_scratch(void) {}
 
+/* The stack pointer a signal interrupted: unknown here. */
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+
 #endif /* HSAFE__CPU_GENERIC_H */

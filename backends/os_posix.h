@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #ifndef MADV_GUARD_INSTALL
 #  define MADV_GUARD_INSTALL 102     /* Linux 6.13 uapi value */
@@ -56,7 +57,6 @@ static int hsafe__os_map(size_t n, void **out)
     return HSAFE_OK;
 }
 
-static void hsafe__os_unmap(void *p, size_t n) { if (p) munmap(p, n); }
 
 static const char *hsafe__os_guard_name(int kind)
 {
@@ -104,20 +104,47 @@ static int hsafe__os_lock(void *p, size_t n)
 
 static void hsafe__os_unlock(void *p, size_t n) { munlock(p, n); }
 
+/* The guard a pool asking for `want` bytes gets: whole pages. */
+static size_t hsafe__os_guard_round(size_t want)
+{
+    size_t page = hsafe__os_page_size();
+    return (want + page - 1) / page * page;
+}
+
+/* Make [p, p+n) a guard of the given kind: any access faults. */
+static int hsafe__os_guard(void *p, size_t n, int kind)
+{
+    return kind == HSAFE__GUARD_MADV ? madvise(p, n, MADV_GUARD_INSTALL) == 0
+                                     : mprotect(p, n, PROT_NONE) == 0;
+}
+
+/* Map n bytes with a guard of `guard` bytes (0: none) below them, in one
+ * mapping; *out is the first usable byte. */
+static int hsafe__os_map_guarded(size_t n, size_t guard, int kind, void **out)
+{
+    void *p;
+    if (hsafe__os_map(guard + n, &p)) return HSAFE_ENOMEM;
+    if (guard && !hsafe__os_guard(p, guard, kind)) {
+        munmap(p, guard + n);
+        return HSAFE_ENOMEM;
+    }
+    *out = (unsigned char *)p + guard;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap_guarded(void *p, size_t n, size_t guard)
+{
+    if (p) munmap((unsigned char *)p - guard, guard + n);
+}
+
 /* Map one stack of `pool`: guard below, stack above; apply the flags. */
 static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
 {
     size_t guard = pool->guard_size, n = guard + pool->stack_size;
     unsigned char *base;
     void *p;
-    if (hsafe__os_map(n, &p)) return HSAFE_ENOMEM;
-    base = (unsigned char *)p;
-    if (guard) {
-        int ok = pool->guard_kind == HSAFE__GUARD_MADV
-                     ? madvise(base, guard, MADV_GUARD_INSTALL) == 0
-                     : mprotect(base, guard, PROT_NONE) == 0;
-        if (!ok) { munmap(base, n); return HSAFE_ENOMEM; }
-    }
+    if (hsafe__os_map_guarded(pool->stack_size, guard, pool->guard_kind, &p)) return HSAFE_ENOMEM;
+    base = (unsigned char *)p - guard;
 #if defined(MADV_DONTDUMP)
     if ((pool->flags & HSAFE_POOL_DONTDUMP) && madvise(base + guard, pool->stack_size, MADV_DONTDUMP) != 0) {
         munmap(base, n);
@@ -379,62 +406,238 @@ static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
 
 static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
 
+/* ---- the overflow diagnostic ------------------------------------------ */
+/* SIGSEGV and SIGBUS go to hsafe__os_on_fault, which runs on the thread's
+ * alternate signal stack. It speaks only for an overflow of a stack that a
+ * sanitized run of this thread is using (the hsafe__os_active list):
+ *   - a fault in the stack's guard region ("hit its guard page");
+ *   - a fault, or an interrupted stack pointer, at most HSAFE__OS_NEAR
+ *     below the guard ("overrun below its guard": a frame larger than the
+ *     guard jumped it);
+ *   - the kernel's own SIGSEGV (si_code SI_KERNEL) while the interrupted
+ *     stack pointer is in the guard or within HSAFE__OS_FRAME_ROOM of the
+ *     stack's bottom: a signal arrived and its frame did not fit ("had no
+ *     room for a signal frame"); without this the signal would be lost.
+ * It then writes one complete line to stderr and the process dies by the
+ * signal, as it would have without hsafe. Everything else is passed on as
+ * if hsafe were not there: to the handler installed before hsafe's (with
+ * its signal mask), or else the default action, so that raise(SIGSEGV),
+ * kill -SEGV and real faults outside runs end the process by the signal;
+ * an ignored SIGSEGV stays ignored when it was sent, and kills when it is
+ * a fault (as the kernel does). hsafe's handler stays installed.
+ * The handler is async-signal-safe: its only calls are write, sigaction,
+ * pthread_sigmask, pthread_kill, pthread_self and errno, all bound once
+ * before it is installed (hsafe__os_bind_now), so the lazy-binding resolver
+ * never runs on a nearly full stack; it formats the message itself. */
+
+#define HSAFE__OS_NEAR ((uintptr_t)64 * 1024)
+#define HSAFE__OS_FRAME_ROOM ((uintptr_t)32 * 1024)
+
 static struct sigaction hsafe__os_old_segv, hsafe__os_old_bus;
 
-/* async-signal-safe output */
-static void hsafe__os_puts(const char *s) { ssize_t r = write(2, s, strlen(s)); (void)r; }
-static void hsafe__os_putu(uintptr_t v, int hex)
+/* One line, built in the handler's frame and written at once. */
+typedef struct hsafe__os_line { char b[320]; size_t n; } hsafe__os_line;
+
+static void hsafe__os_line_s(hsafe__os_line *l, const char *s)
+{
+    /* the empty asm keeps compilers from turning the loop into strcpy */
+    for (; *s && l->n < sizeof l->b; s++) { l->b[l->n++] = *s; __asm__ __volatile__("" : "+r"(s)); }
+}
+
+static void hsafe__os_line_u(hsafe__os_line *l, uintptr_t v, int hex)
 {
     char buf[24], *p = buf + sizeof buf;
     unsigned base = hex ? 16 : 10;
     *--p = 0;
     do { *--p = "0123456789abcdef"[v % base]; v /= base; } while (v);
     if (hex) { *--p = 'x'; *--p = '0'; }
-    hsafe__os_puts(p);
+    hsafe__os_line_s(l, p);
+}
+
+static void hsafe__os_line_write(const hsafe__os_line *l)
+{
+    size_t off = 0;
+    while (off < l->n) {
+        ssize_t r = write(2, l->b + off, l->n - off);
+        if (r <= 0 && errno != EINTR) return;
+        if (r > 0) off += (size_t)r;
+    }
+}
+
+/* Which overflow of stack a this is: 0 none, 1 guard, 2 below the guard,
+ * 3 no room for a signal frame. sp is the interrupted stack pointer (0:
+ * unknown). */
+static int hsafe__os_overflow_kind(const hsafe__os_active *a, const siginfo_t *si, uintptr_t sp)
+{
+    uintptr_t addr = (uintptr_t)si->si_addr, glo = a->lo - a->guard;
+    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OS_NEAR;
+    if (si->si_code <= 0) return 0;                 /* sent by kill/raise/sigqueue */
+#if defined(SI_KERNEL)
+    if (si->si_code == SI_KERNEL)
+        return sp && ((sp >= glo && sp - glo < a->guard + HSAFE__OS_FRAME_ROOM) || sp_below) ? 3 : 0;
+#endif
+    if (addr >= glo && addr < a->lo && a->guard) return 1;
+    if ((addr < glo && glo - addr <= HSAFE__OS_NEAR) || sp_below) return 2;
+    return 0;
+}
+
+static void hsafe__os_report(const hsafe__os_active *a, int kind, uintptr_t addr, uintptr_t sp)
+{
+    hsafe__os_line l;
+    l.n = 0;
+    hsafe__os_line_s(&l, "hsafe: stack overflow in a sanitized run: the ");
+    hsafe__os_line_u(&l, a->size, 0);
+    hsafe__os_line_s(&l, "-byte stack at ");
+    hsafe__os_line_u(&l, a->lo, 1);
+    if (kind == 3) {
+        hsafe__os_line_s(&l, " had no room left for a signal frame (stack pointer ");
+        hsafe__os_line_u(&l, sp, 1);
+        hsafe__os_line_s(&l, ")");
+    } else {
+        hsafe__os_line_s(&l, kind == 1 ? " hit its guard page at " : " was overrun below its guard, at ");
+        hsafe__os_line_u(&l, addr, 1);
+    }
+    hsafe__os_line_s(&l, " (use a larger hsafe_pool_config.stack_size)\n");
+    if (l.n == sizeof l.b) l.b[l.n - 1] = '\n';
+    hsafe__os_line_write(&l);
+}
+
+/* End the process by sig, as the default action would: a fault that
+ * repeats when the handler returns is left to repeat (so a core shows the
+ * faulting instruction); a sent or kernel-forced signal is raised again. */
+static void hsafe__os_die_by(int sig, const siginfo_t *si)
+{
+    static struct sigaction dfl;            /* zero: SIG_DFL, empty mask */
+    sigset_t set;
+    int repeats = si->si_code > 0;
+#if defined(SI_KERNEL)
+    if (si->si_code == SI_KERNEL) repeats = 0;
+#endif
+#if defined(BUS_MCEERR_AO)
+    if (sig == SIGBUS && si->si_code == BUS_MCEERR_AO) repeats = 0;
+#endif
+    sigaction(sig, &dfl, NULL);
+    if (repeats) return;
+    pthread_kill(pthread_self(), sig);      /* pending: blocked in here */
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* Hand a signal that is not hsafe's to what was installed before. */
+static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
+{
+    const struct sigaction *old = sig == SIGSEGV ? &hsafe__os_old_segv : &hsafe__os_old_bus;
+    int fn = (old->sa_flags & SA_SIGINFO) ? old->sa_sigaction != NULL
+                                          : old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+    if (fn) {
+        sigset_t saved;
+        pthread_sigmask(SIG_BLOCK, &old->sa_mask, &saved);
+        if (old->sa_flags & SA_SIGINFO) old->sa_sigaction(sig, si, uc);
+        else old->sa_handler(sig);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        return;
+    }
+    if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_IGN && si->si_code <= 0)
+        return;                             /* a sent signal, ignored */
+    hsafe__os_die_by(sig, si);
 }
 
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
-    hsafe__os_active *a = hsafe__os_active_now;
-    uintptr_t addr = (uintptr_t)si->si_addr;
-    struct sigaction *old = sig == SIGSEGV ? &hsafe__os_old_segv : &hsafe__os_old_bus;
-    /* a fault in the guard page, or within 64 KiB below the stack (a frame
-     * larger than the guard can jump over it) */
-    if (a && addr < a->lo && addr + a->guard + 65536 >= a->lo) {
-        hsafe__os_puts("hsafe: stack overflow in a sanitized run: the ");
-        hsafe__os_putu(a->size, 0);
-        hsafe__os_puts("-byte stack at ");
-        hsafe__os_putu(a->lo, 1);
-        hsafe__os_puts(addr >= a->lo - a->guard ? " hit its guard page at " : " was overrun below its guard, at ");
-        hsafe__os_putu(addr, 1);
-        hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
-        signal(sig, SIG_DFL);   /* returning re-faults and ends the process */
-        return;
+    const hsafe__os_active *a;
+    uintptr_t sp = hsafe__cpu_signal_sp(uc);
+    int saved_errno = errno, kind = 0;
+    for (a = hsafe__os_active_now; a; a = a->prev) {
+        kind = hsafe__os_overflow_kind(a, si, sp);
+        if (kind) break;
     }
-    if (old->sa_flags & SA_SIGINFO) {
-        if (old->sa_sigaction) { old->sa_sigaction(sig, si, uc); return; }
-    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
+    if (kind) {
+        hsafe__os_report(a, kind, (uintptr_t)si->si_addr, sp);
+        hsafe__os_die_by(sig, si);
+    } else {
+        hsafe__os_pass_on(sig, si, uc);
     }
-    sigaction(sig, old, NULL);    /* default action on the re-fault */
+    errno = saved_errno;
 }
 
+/* Bind every function the handler calls now, while the stack is roomy:
+ * with lazy binding their first call would run the resolver (2-3 KiB of
+ * stack, more with AVX-512 state) inside the handler. */
+static void hsafe__os_bind_now(void)
+{
+    sigset_t set;
+    struct sigaction cur;
+    int e = errno;
+    ssize_t r = write(2, "", 0);
+    (void)r;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(SIG_BLOCK, NULL, &set);
+    pthread_kill(pthread_self(), 0);
+    sigaction(SIGSEGV, NULL, &cur);
+    errno = e;
+}
+
+/* ---- the alternate signal stack --------------------------------------- */
+/* Each thread that runs hsafe_run gets one (unless it has its own), so the
+ * handler above can run when a run's stack is exhausted. Layout, one
+ * mapping: [guard][stack][guard], each guard HSAFE_DEFAULT_GUARD_SIZE:
+ * no frame that jumps a pool stack's guard lands in it, and it reaches no
+ * one else's memory. It is hsafe's own memory that signal handlers write
+ * (hsafe's, the ones it passes faults on to, and any installed with
+ * SA_ONSTACK), so the run layer checks it after every run
+ * (hsafe__os_altstack) and wipes it when a signal frame was written. */
+
 static pthread_key_t hsafe__os_altstack_key;
-static size_t hsafe__os_altstack_size(void) { return (size_t)64 * 1024; }
+static __thread unsigned char *hsafe__os_alt_lo;    /* usable part, ours */
+
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#ifndef AT_MINSIGSTKSZ
+#  define AT_MINSIGSTKSZ 51
+#endif
+
+/* Bytes at the top of a signal stack that a signal frame covers: the
+ * kernel's figure for this CPU's register state (AT_MINSIGSTKSZ) where it
+ * gives one, else 8 KiB; plus 1 KiB. */
+static size_t hsafe__os_sigframe_size(void)
+{
+    static size_t n;
+    if (!n) {
+        unsigned long k = 0;
+#if defined(__linux__)
+        k = getauxval(AT_MINSIGSTKSZ);
+#endif
+        n = ((k > 8192 ? (size_t)k : 8192) + 1024 + 63) & ~(size_t)63;
+    }
+    return n;
+}
+
+static size_t hsafe__os_guard_bytes(void) { return hsafe__os_guard_round(HSAFE_DEFAULT_GUARD_SIZE); }
+
+/* Usable size: room for the handler and nested frames, with margin. */
+static size_t hsafe__os_altstack_size(void)
+{
+    size_t page = hsafe__os_page_size();
+    return ((size_t)64 * 1024 + 4 * hsafe__os_sigframe_size() + page - 1) / page * page;
+}
 
 static void hsafe__os_altstack_free(void *p)
 {
     stack_t ss;
+    size_t g = hsafe__os_guard_bytes();
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
-    munmap(p, hsafe__os_altstack_size());
+    munmap((unsigned char *)p - g, 2 * g + hsafe__os_altstack_size());
 }
 
 static void hsafe__os_install_handler(void)
 {
     struct sigaction sa;
+    hsafe__os_bind_now();
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = hsafe__os_on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -444,9 +647,8 @@ static void hsafe__os_install_handler(void)
     pthread_key_create(&hsafe__os_altstack_key, hsafe__os_altstack_free);
 }
 
-/* Once per process: the fault handler. Once per thread: an alternate
- * signal stack (64 KiB, freed at thread exit) unless the thread has one,
- * so the handler can run when the run's stack is exhausted. */
+/* Once per process: the fault handler. Once per thread: the guarded
+ * alternate signal stack (freed at thread exit) unless the thread has one. */
 static void hsafe__os_thread_prepare(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -454,19 +656,46 @@ static void hsafe__os_thread_prepare(void)
     stack_t cur;
     if (ready) return;
     pthread_once(&once, hsafe__os_install_handler);
+    hsafe__os_active_now = NULL;            /* allocates this thread's TLS now */
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();
+        int kind = hsafe__os_probe_guard();
         void *p = NULL;
-        if (hsafe__os_map(hsafe__os_altstack_size(), &p) == HSAFE_OK) {
+        if (hsafe__os_map_guarded(n + g, g, kind, &p) == HSAFE_OK) {
             stack_t ss;
+            unsigned char *lo = (unsigned char *)p;
             memset(&ss, 0, sizeof ss);
             ss.ss_sp = p;
-            ss.ss_size = hsafe__os_altstack_size();
-            if (sigaltstack(&ss, NULL) == 0) pthread_setspecific(hsafe__os_altstack_key, p);
-            else munmap(p, ss.ss_size);
+            ss.ss_size = n;
+            if (hsafe__os_guard(lo + n, g, kind) && sigaltstack(&ss, NULL) == 0) {
+                pthread_setspecific(hsafe__os_altstack_key, p);
+                hsafe__os_alt_lo = lo;
+            } else {
+                hsafe__os_unmap_guarded(p, n + g, g);
+            }
         }
     }
     ready = 1;
 }
+
+/* The calling thread's alternate signal stack if hsafe made it, and how
+ * many bytes at its top a signal frame writes: any signal delivered on it
+ * leaves non-zero bytes there. 0 if the thread has none of hsafe's. */
+static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+{
+    if (!hsafe__os_alt_lo) return 0;
+    *lo = hsafe__os_alt_lo;
+    *size = hsafe__os_altstack_size();
+    *frame = hsafe__os_sigframe_size();
+    return 1;
+}
+
+/* ---- the thread's own stack ------------------------------------------- */
+
+/* With an unlimited RLIMIT_STACK, glibc reports the main thread's stack as
+ * reaching down terabytes, to wherever the next mapping is: not a stack
+ * anyone can fill. hsafe counts it as this many bytes below its top. */
+#define HSAFE__OS_UNLIMITED_STACK ((uintptr_t)256 * 1024 * 1024)
 
 /* Bounds of the calling thread's own stack; 0 if unknown. */
 static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
@@ -481,6 +710,11 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
             c_lo = (uintptr_t)addr;
             c_hi = c_lo + size;
+            if (size > HSAFE__OS_UNLIMITED_STACK) {
+                struct rlimit rl;
+                if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+                    c_lo = c_hi - HSAFE__OS_UNLIMITED_STACK;
+            }
         }
         pthread_attr_destroy(&attr);
 #endif

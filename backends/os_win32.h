@@ -174,6 +174,36 @@ static size_t hsafe__os_below(const hsafe_pool *pool)
     return pool->guard_size ? hsafe__os_page_size() + HSAFE__WIN_GUARD_BYTES : 0;
 }
 
+/* The guard a pool asking for `want` bytes gets here: the fixed layout
+ * above (a 4 KiB floor and a 16 KiB guard region), whatever it asks. */
+static size_t hsafe__os_guard_round(size_t want)
+{
+    (void)want;
+    return hsafe__os_page_size() + HSAFE__WIN_GUARD_BYTES;
+}
+
+/* Map n bytes with `guard` bytes of PAGE_NOACCESS below them, in one
+ * allocation; *out is the first usable byte. */
+static int hsafe__os_map_guarded(size_t n, size_t guard, int kind, void **out)
+{
+    void *p;
+    DWORD old;
+    (void)kind;
+    if (hsafe__os_map(guard + n, &p)) return HSAFE_ENOMEM;
+    if (guard && !VirtualProtect(p, guard, PAGE_NOACCESS, &old)) {
+        VirtualFree(p, 0, MEM_RELEASE);
+        return HSAFE_ENOMEM;
+    }
+    *out = (unsigned char *)p + guard;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap_guarded(void *p, size_t n, size_t guard)
+{
+    (void)n;
+    if (p) VirtualFree((unsigned char *)p - guard, 0, MEM_RELEASE);
+}
+
 /* Lock pages in RAM. VirtualLock fails with ERROR_WORKING_SET_QUOTA once
  * the locked pages would not fit in the process's minimum working set;
  * grow the working set by n and try once more. */
@@ -299,6 +329,14 @@ static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
 }
 
 static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
+
+/* Windows runs exception handlers on the faulting stack: there is no
+ * alternate signal stack to check after a run. */
+static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+{
+    (void)lo; (void)size; (void)frame;
+    return 0;
+}
 
 /* Output for the handler: no CRT, little stack. */
 static void hsafe__os_puts(const char *s)

@@ -20,9 +20,9 @@
  *   1. Coroutines (hsafe_coro_*): stackful, asymmetric, on a stack you give;
  *      values pass both ways in registers. The switch is inlined into your
  *      code on the asm backend (a few ns per resume+yield).
- *   2. Stack pools (hsafe_pool_*): stacks from mmap with a guard page below
- *      each (or carved from memory you provide), reused, and all-zero while
- *      in the pool.
+ *   2. Stack pools (hsafe_pool_*): stacks from mmap with a guard region
+ *      below each (64 KiB by default; or carved from memory you provide),
+ *      reused, and all-zero while in the pool.
  *   3. Sanitized runs (hsafe_run*): call a function on a pooled stack, then
  *      wipe every byte it wrote there and clear the registers that could
  *      hold its data. hsafe_panic() inside ends the run with an error and a
@@ -90,11 +90,16 @@
  *   - It does not wipe copies your code makes elsewhere: on the heap, in
  *     other threads, in kernel buffers, in files.
  *   - Signals delivered during a run write their frame on the run's stack
- *     (wiped with it), except for handlers installed with SA_ONSTACK: they
- *     run on the thread's alternate signal stack (hsafe sets up one per
- *     thread that runs hsafe_run, for its overflow diagnostic), which is
- *     not wiped; nor are the handler's own copies elsewhere.
+ *     (wiped with it), or, for handlers installed with SA_ONSTACK, on the
+ *     thread's alternate signal stack. hsafe sets up a guarded one per
+ *     thread that runs hsafe_run (for its overflow diagnostic) and wipes it
+ *     after a run that delivered a signal on it; an alternate signal stack
+ *     the thread already had is the program's, and hsafe does not wipe it.
+ *     Copies a handler makes elsewhere are not wiped either.
  *     HSAFE_RUN_BLOCK_SIGNALS blocks asynchronous signals during a run.
+ *   - A frame larger than a stack's guard region (64 KiB by default) can
+ *     jump it and write below it unnoticed: build code that runs on hsafe's
+ *     stacks with -fstack-clash-protection (docs/guide.md, "Overflow").
  *   - longjmp out of a run or a coroutine skips the switch back and the
  *     wipe: do not do it; end a run with hsafe_panic(). A C++ exception
  *     that leaves a coroutine's function ends the program (std::terminate),
@@ -543,7 +548,10 @@ HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute);
 HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes);
 
 /* Bytes left between the stack pointer and the end of the current stack
- * (a pooled stack inside a run, else the thread's stack); 0 if unknown. */
+ * (a pooled stack inside a run, else the thread's stack); 0 if unknown or
+ * already past the end. With an unlimited RLIMIT_STACK the main thread's
+ * stack counts as 256 MiB below its top (glibc would report terabytes of
+ * address space that no program can fill). */
 HSAFE_API size_t hsafe_stack_remaining(void);
 
 /* Like Rust's stacker::maybe_grow: if at least `red_zone` bytes remain on

@@ -45,9 +45,9 @@
  *   1. Coroutines (hsafe_coro_*): stackful, asymmetric, on a stack you give;
  *      values pass both ways in registers. The switch is inlined into your
  *      code on the asm backend (a few ns per resume+yield).
- *   2. Stack pools (hsafe_pool_*): stacks from mmap with a guard page below
- *      each (or carved from memory you provide), reused, and all-zero while
- *      in the pool.
+ *   2. Stack pools (hsafe_pool_*): stacks from mmap with a guard region
+ *      below each (64 KiB by default; or carved from memory you provide),
+ *      reused, and all-zero while in the pool.
  *   3. Sanitized runs (hsafe_run*): call a function on a pooled stack, then
  *      wipe every byte it wrote there and clear the registers that could
  *      hold its data. hsafe_panic() inside ends the run with an error and a
@@ -115,11 +115,16 @@
  *   - It does not wipe copies your code makes elsewhere: on the heap, in
  *     other threads, in kernel buffers, in files.
  *   - Signals delivered during a run write their frame on the run's stack
- *     (wiped with it), except for handlers installed with SA_ONSTACK: they
- *     run on the thread's alternate signal stack (hsafe sets up one per
- *     thread that runs hsafe_run, for its overflow diagnostic), which is
- *     not wiped; nor are the handler's own copies elsewhere.
+ *     (wiped with it), or, for handlers installed with SA_ONSTACK, on the
+ *     thread's alternate signal stack. hsafe sets up a guarded one per
+ *     thread that runs hsafe_run (for its overflow diagnostic) and wipes it
+ *     after a run that delivered a signal on it; an alternate signal stack
+ *     the thread already had is the program's, and hsafe does not wipe it.
+ *     Copies a handler makes elsewhere are not wiped either.
  *     HSAFE_RUN_BLOCK_SIGNALS blocks asynchronous signals during a run.
+ *   - A frame larger than a stack's guard region (64 KiB by default) can
+ *     jump it and write below it unnoticed: build code that runs on hsafe's
+ *     stacks with -fstack-clash-protection (docs/guide.md, "Overflow").
  *   - longjmp out of a run or a coroutine skips the switch back and the
  *     wipe: do not do it; end a run with hsafe_panic(). A C++ exception
  *     that leaves a coroutine's function ends the program (std::terminate),
@@ -206,6 +211,9 @@
 #endif
 #if defined(HSAFE_BACKEND_ASM) && !defined(HSAFE__CAN_ASM)
 #  error "hsafe: HSAFE_BACKEND_ASM was requested but hsafe has no assembly for this target; use HSAFE_BACKEND_UCONTEXT or HSAFE_BACKEND_FCONTEXT"
+#endif
+#if defined(HSAFE_BACKEND_UCONTEXT) && !defined(HSAFE__CAN_UCONTEXT)
+#  error "hsafe: HSAFE_BACKEND_UCONTEXT was requested but this target has no ucontext (getcontext/swapcontext); use HSAFE_BACKEND_ASM (or HSAFE_BACKEND_FCONTEXT with Boost.Context)"
 #endif
 #if defined(HSAFE_BACKEND_ASM) && defined(__CET__) && (__CET__ & 2)
 #  error "hsafe: the asm backend does not switch CET shadow stacks (-fcf-protection=full or =return); build with -fcf-protection=branch, or use HSAFE_BACKEND_UCONTEXT"
@@ -2457,6 +2465,7 @@ HSAFE_API void hsafe_wipe(void *p, size_t len);
 /* ---- Stack pools ----------------------------------------------------- */
 
 #define HSAFE_DEFAULT_STACK_SIZE ((size_t)256 * 1024)
+#define HSAFE_DEFAULT_GUARD_SIZE ((size_t)64 * 1024)
 #define HSAFE_DEFAULT_CAPACITY   ((size_t)16)
 #define HSAFE_MAX_STACK_SIZE     ((size_t)1 << 30)   /* 1 GiB */
 #define HSAFE_MAX_CAPACITY       ((size_t)1 << 20)
@@ -2465,7 +2474,7 @@ HSAFE_API void hsafe_wipe(void *p, size_t len);
 #define HSAFE_POOL_MLOCK    0x1u  /* lock stacks in RAM so they never reach swap
                                      (MLOCK_ONFAULT where the kernel has it) */
 #define HSAFE_POOL_DONTDUMP 0x2u  /* keep stacks out of core dumps (MADV_DONTDUMP) */
-#define HSAFE_POOL_NO_GUARD 0x4u  /* no guard page below each mmap'd stack */
+#define HSAFE_POOL_NO_GUARD 0x4u  /* no guard region below each mmap'd stack */
 
 /* Zero-initialise and set what you need: zero means "default". */
 typedef struct hsafe_pool_config {
@@ -2477,6 +2486,10 @@ typedef struct hsafe_pool_config {
     void *memory;           /* caller memory to carve stacks from (no mmap,
                                no guard pages), or NULL to use mmap */
     size_t memory_size;
+    size_t guard_size;      /* bytes of guard below each mmap'd stack; 0 =
+                               64 KiB; rounded up to whole pages. A frame
+                               larger than the guard can jump it: see the
+                               guard notes in docs/guide.md */
 } hsafe_pool_config;
 
 typedef struct hsafe_pool hsafe_pool;
@@ -2517,7 +2530,8 @@ typedef struct hsafe_pool_statistics {
     size_t capacity;      /* most stacks the pool will create */
     size_t stack_size;    /* usable bytes per stack */
     size_t high_water;    /* deepest use of any stack, bytes from the top */
-    const char *guard;    /* "madv_guard", "mprotect", or "none" */
+    size_t guard_size;    /* bytes of guard below each stack (0: none) */
+    const char *guard;    /* "madv_guard", "mprotect", "page_guard" or "none" */
 } hsafe_pool_statistics;
 
 /* Create a pool in caller memory `pool`. Stacks are created lazily, on
@@ -2633,7 +2647,10 @@ HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute);
 HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes);
 
 /* Bytes left between the stack pointer and the end of the current stack
- * (a pooled stack inside a run, else the thread's stack); 0 if unknown. */
+ * (a pooled stack inside a run, else the thread's stack); 0 if unknown or
+ * already past the end. With an unlimited RLIMIT_STACK the main thread's
+ * stack counts as 256 MiB below its top (glibc would report terabytes of
+ * address space that no program can fill). */
 HSAFE_API size_t hsafe_stack_remaining(void);
 
 /* Like Rust's stacker::maybe_grow: if at least `red_zone` bytes remain on
@@ -2875,6 +2892,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "r12", "r13", "r14", "r15", "cc");
 }
 
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
+
 #endif /* HSAFE__CPU_X86_64_H */
 /* ---- end backends/cpu_x86_64.h ---- */
 #elif defined(__aarch64__)
@@ -2977,6 +3006,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
             "x28", "x30", "cc");
 }
+
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.sp;
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
 
 #endif /* HSAFE__CPU_AARCH64_H */
 /* ---- end backends/cpu_aarch64.h ---- */
@@ -3090,6 +3131,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
             "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11");
 }
+
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.__gregs[2];
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
 
 #endif /* HSAFE__CPU_RISCV64_H */
 /* ---- end backends/cpu_riscv64.h ---- */
@@ -3233,6 +3286,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 }
 HSAFE__ARM_CPU_D32_POP
 
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.arm_sp;
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
+
 #endif /* HSAFE__CPU_ARM_H */
 /* ---- end backends/cpu_arm.h ---- */
 #elif defined(__i386__)
@@ -3333,6 +3398,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
         "xorl %%edx, %%edx\n\t" "xorl %%esi, %%esi\n\t" "xorl %%edi, %%edi"
         ::: "eax", "ebx", "ecx", "edx", "esi", "edi", "cc");
 }
+
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_ESP];
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
 
 #endif /* HSAFE__CPU_I386_H */
 /* ---- end backends/cpu_i386.h ---- */
@@ -3442,6 +3519,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "cr0", "cr1", "cr2", "cr3", "cr4", "cr5", "cr6", "cr7");
 }
 
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gp_regs[1];
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
+
 #endif /* HSAFE__CPU_PPC64_H */
 /* ---- end backends/cpu_ppc64le.h ---- */
 #elif defined(__s390x__)
@@ -3541,6 +3630,18 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
             "r10", "r14", "cc");
 }
 
+/* The stack pointer a signal interrupted, read from the ucontext its
+ * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
+#if defined(__linux__)
+#include <signal.h>
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
+{
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[15];
+}
+#else
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
+#endif
+
 #endif /* HSAFE__CPU_S390X_H */
 /* ---- end backends/cpu_s390x.h ---- */
 #else
@@ -3561,6 +3662,9 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 static void hsafe__cpu_init(void) {}
 static const char *hsafe__cpu_regs_desc(void) { return "none"; }
 static inline void hsafe__cpu_clear_scratch(void) {}
+
+/* The stack pointer a signal interrupted: unknown here. */
+static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 
 #endif /* HSAFE__CPU_GENERIC_H */
 /* ---- end backends/cpu_generic.h ---- */
@@ -5969,6 +6073,36 @@ static size_t hsafe__os_below(const hsafe_pool *pool)
     return pool->guard_size ? hsafe__os_page_size() + HSAFE__WIN_GUARD_BYTES : 0;
 }
 
+/* The guard a pool asking for `want` bytes gets here: the fixed layout
+ * above (a 4 KiB floor and a 16 KiB guard region), whatever it asks. */
+static size_t hsafe__os_guard_round(size_t want)
+{
+    (void)want;
+    return hsafe__os_page_size() + HSAFE__WIN_GUARD_BYTES;
+}
+
+/* Map n bytes with `guard` bytes of PAGE_NOACCESS below them, in one
+ * allocation; *out is the first usable byte. */
+static int hsafe__os_map_guarded(size_t n, size_t guard, int kind, void **out)
+{
+    void *p;
+    DWORD old;
+    (void)kind;
+    if (hsafe__os_map(guard + n, &p)) return HSAFE_ENOMEM;
+    if (guard && !VirtualProtect(p, guard, PAGE_NOACCESS, &old)) {
+        VirtualFree(p, 0, MEM_RELEASE);
+        return HSAFE_ENOMEM;
+    }
+    *out = (unsigned char *)p + guard;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap_guarded(void *p, size_t n, size_t guard)
+{
+    (void)n;
+    if (p) VirtualFree((unsigned char *)p - guard, 0, MEM_RELEASE);
+}
+
 /* Lock pages in RAM. VirtualLock fails with ERROR_WORKING_SET_QUOTA once
  * the locked pages would not fit in the process's minimum working set;
  * grow the working set by n and try once more. */
@@ -6094,6 +6228,14 @@ static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
 }
 
 static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
+
+/* Windows runs exception handlers on the faulting stack: there is no
+ * alternate signal stack to check after a run. */
+static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+{
+    (void)lo; (void)size; (void)frame;
+    return 0;
+}
 
 /* Output for the handler: no CRT, little stack. */
 static void hsafe__os_puts(const char *s)
@@ -6222,6 +6364,7 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
 #include <unistd.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #ifndef MADV_GUARD_INSTALL
 #  define MADV_GUARD_INSTALL 102     /* Linux 6.13 uapi value */
@@ -6255,7 +6398,6 @@ static int hsafe__os_map(size_t n, void **out)
     return HSAFE_OK;
 }
 
-static void hsafe__os_unmap(void *p, size_t n) { if (p) munmap(p, n); }
 
 static const char *hsafe__os_guard_name(int kind)
 {
@@ -6303,20 +6445,47 @@ static int hsafe__os_lock(void *p, size_t n)
 
 static void hsafe__os_unlock(void *p, size_t n) { munlock(p, n); }
 
+/* The guard a pool asking for `want` bytes gets: whole pages. */
+static size_t hsafe__os_guard_round(size_t want)
+{
+    size_t page = hsafe__os_page_size();
+    return (want + page - 1) / page * page;
+}
+
+/* Make [p, p+n) a guard of the given kind: any access faults. */
+static int hsafe__os_guard(void *p, size_t n, int kind)
+{
+    return kind == HSAFE__GUARD_MADV ? madvise(p, n, MADV_GUARD_INSTALL) == 0
+                                     : mprotect(p, n, PROT_NONE) == 0;
+}
+
+/* Map n bytes with a guard of `guard` bytes (0: none) below them, in one
+ * mapping; *out is the first usable byte. */
+static int hsafe__os_map_guarded(size_t n, size_t guard, int kind, void **out)
+{
+    void *p;
+    if (hsafe__os_map(guard + n, &p)) return HSAFE_ENOMEM;
+    if (guard && !hsafe__os_guard(p, guard, kind)) {
+        munmap(p, guard + n);
+        return HSAFE_ENOMEM;
+    }
+    *out = (unsigned char *)p + guard;
+    return HSAFE_OK;
+}
+
+static void hsafe__os_unmap_guarded(void *p, size_t n, size_t guard)
+{
+    if (p) munmap((unsigned char *)p - guard, guard + n);
+}
+
 /* Map one stack of `pool`: guard below, stack above; apply the flags. */
 static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
 {
     size_t guard = pool->guard_size, n = guard + pool->stack_size;
     unsigned char *base;
     void *p;
-    if (hsafe__os_map(n, &p)) return HSAFE_ENOMEM;
-    base = (unsigned char *)p;
-    if (guard) {
-        int ok = pool->guard_kind == HSAFE__GUARD_MADV
-                     ? madvise(base, guard, MADV_GUARD_INSTALL) == 0
-                     : mprotect(base, guard, PROT_NONE) == 0;
-        if (!ok) { munmap(base, n); return HSAFE_ENOMEM; }
-    }
+    if (hsafe__os_map_guarded(pool->stack_size, guard, pool->guard_kind, &p)) return HSAFE_ENOMEM;
+    base = (unsigned char *)p - guard;
 #if defined(MADV_DONTDUMP)
     if ((pool->flags & HSAFE_POOL_DONTDUMP) && madvise(base + guard, pool->stack_size, MADV_DONTDUMP) != 0) {
         munmap(base, n);
@@ -6578,62 +6747,238 @@ static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
 
 static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
 
+/* ---- the overflow diagnostic ------------------------------------------ */
+/* SIGSEGV and SIGBUS go to hsafe__os_on_fault, which runs on the thread's
+ * alternate signal stack. It speaks only for an overflow of a stack that a
+ * sanitized run of this thread is using (the hsafe__os_active list):
+ *   - a fault in the stack's guard region ("hit its guard page");
+ *   - a fault, or an interrupted stack pointer, at most HSAFE__OS_NEAR
+ *     below the guard ("overrun below its guard": a frame larger than the
+ *     guard jumped it);
+ *   - the kernel's own SIGSEGV (si_code SI_KERNEL) while the interrupted
+ *     stack pointer is in the guard or within HSAFE__OS_FRAME_ROOM of the
+ *     stack's bottom: a signal arrived and its frame did not fit ("had no
+ *     room for a signal frame"); without this the signal would be lost.
+ * It then writes one complete line to stderr and the process dies by the
+ * signal, as it would have without hsafe. Everything else is passed on as
+ * if hsafe were not there: to the handler installed before hsafe's (with
+ * its signal mask), or else the default action, so that raise(SIGSEGV),
+ * kill -SEGV and real faults outside runs end the process by the signal;
+ * an ignored SIGSEGV stays ignored when it was sent, and kills when it is
+ * a fault (as the kernel does). hsafe's handler stays installed.
+ * The handler is async-signal-safe: its only calls are write, sigaction,
+ * pthread_sigmask, pthread_kill, pthread_self and errno, all bound once
+ * before it is installed (hsafe__os_bind_now), so the lazy-binding resolver
+ * never runs on a nearly full stack; it formats the message itself. */
+
+#define HSAFE__OS_NEAR ((uintptr_t)64 * 1024)
+#define HSAFE__OS_FRAME_ROOM ((uintptr_t)32 * 1024)
+
 static struct sigaction hsafe__os_old_segv, hsafe__os_old_bus;
 
-/* async-signal-safe output */
-static void hsafe__os_puts(const char *s) { ssize_t r = write(2, s, strlen(s)); (void)r; }
-static void hsafe__os_putu(uintptr_t v, int hex)
+/* One line, built in the handler's frame and written at once. */
+typedef struct hsafe__os_line { char b[320]; size_t n; } hsafe__os_line;
+
+static void hsafe__os_line_s(hsafe__os_line *l, const char *s)
+{
+    /* the empty asm keeps compilers from turning the loop into strcpy */
+    for (; *s && l->n < sizeof l->b; s++) { l->b[l->n++] = *s; __asm__ __volatile__("" : "+r"(s)); }
+}
+
+static void hsafe__os_line_u(hsafe__os_line *l, uintptr_t v, int hex)
 {
     char buf[24], *p = buf + sizeof buf;
     unsigned base = hex ? 16 : 10;
     *--p = 0;
     do { *--p = "0123456789abcdef"[v % base]; v /= base; } while (v);
     if (hex) { *--p = 'x'; *--p = '0'; }
-    hsafe__os_puts(p);
+    hsafe__os_line_s(l, p);
+}
+
+static void hsafe__os_line_write(const hsafe__os_line *l)
+{
+    size_t off = 0;
+    while (off < l->n) {
+        ssize_t r = write(2, l->b + off, l->n - off);
+        if (r <= 0 && errno != EINTR) return;
+        if (r > 0) off += (size_t)r;
+    }
+}
+
+/* Which overflow of stack a this is: 0 none, 1 guard, 2 below the guard,
+ * 3 no room for a signal frame. sp is the interrupted stack pointer (0:
+ * unknown). */
+static int hsafe__os_overflow_kind(const hsafe__os_active *a, const siginfo_t *si, uintptr_t sp)
+{
+    uintptr_t addr = (uintptr_t)si->si_addr, glo = a->lo - a->guard;
+    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OS_NEAR;
+    if (si->si_code <= 0) return 0;                 /* sent by kill/raise/sigqueue */
+#if defined(SI_KERNEL)
+    if (si->si_code == SI_KERNEL)
+        return sp && ((sp >= glo && sp - glo < a->guard + HSAFE__OS_FRAME_ROOM) || sp_below) ? 3 : 0;
+#endif
+    if (addr >= glo && addr < a->lo && a->guard) return 1;
+    if ((addr < glo && glo - addr <= HSAFE__OS_NEAR) || sp_below) return 2;
+    return 0;
+}
+
+static void hsafe__os_report(const hsafe__os_active *a, int kind, uintptr_t addr, uintptr_t sp)
+{
+    hsafe__os_line l;
+    l.n = 0;
+    hsafe__os_line_s(&l, "hsafe: stack overflow in a sanitized run: the ");
+    hsafe__os_line_u(&l, a->size, 0);
+    hsafe__os_line_s(&l, "-byte stack at ");
+    hsafe__os_line_u(&l, a->lo, 1);
+    if (kind == 3) {
+        hsafe__os_line_s(&l, " had no room left for a signal frame (stack pointer ");
+        hsafe__os_line_u(&l, sp, 1);
+        hsafe__os_line_s(&l, ")");
+    } else {
+        hsafe__os_line_s(&l, kind == 1 ? " hit its guard page at " : " was overrun below its guard, at ");
+        hsafe__os_line_u(&l, addr, 1);
+    }
+    hsafe__os_line_s(&l, " (use a larger hsafe_pool_config.stack_size)\n");
+    if (l.n == sizeof l.b) l.b[l.n - 1] = '\n';
+    hsafe__os_line_write(&l);
+}
+
+/* End the process by sig, as the default action would: a fault that
+ * repeats when the handler returns is left to repeat (so a core shows the
+ * faulting instruction); a sent or kernel-forced signal is raised again. */
+static void hsafe__os_die_by(int sig, const siginfo_t *si)
+{
+    static struct sigaction dfl;            /* zero: SIG_DFL, empty mask */
+    sigset_t set;
+    int repeats = si->si_code > 0;
+#if defined(SI_KERNEL)
+    if (si->si_code == SI_KERNEL) repeats = 0;
+#endif
+#if defined(BUS_MCEERR_AO)
+    if (sig == SIGBUS && si->si_code == BUS_MCEERR_AO) repeats = 0;
+#endif
+    sigaction(sig, &dfl, NULL);
+    if (repeats) return;
+    pthread_kill(pthread_self(), sig);      /* pending: blocked in here */
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* Hand a signal that is not hsafe's to what was installed before. */
+static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
+{
+    const struct sigaction *old = sig == SIGSEGV ? &hsafe__os_old_segv : &hsafe__os_old_bus;
+    int fn = (old->sa_flags & SA_SIGINFO) ? old->sa_sigaction != NULL
+                                          : old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+    if (fn) {
+        sigset_t saved;
+        pthread_sigmask(SIG_BLOCK, &old->sa_mask, &saved);
+        if (old->sa_flags & SA_SIGINFO) old->sa_sigaction(sig, si, uc);
+        else old->sa_handler(sig);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        return;
+    }
+    if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler == SIG_IGN && si->si_code <= 0)
+        return;                             /* a sent signal, ignored */
+    hsafe__os_die_by(sig, si);
 }
 
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
-    hsafe__os_active *a = hsafe__os_active_now;
-    uintptr_t addr = (uintptr_t)si->si_addr;
-    struct sigaction *old = sig == SIGSEGV ? &hsafe__os_old_segv : &hsafe__os_old_bus;
-    /* a fault in the guard page, or within 64 KiB below the stack (a frame
-     * larger than the guard can jump over it) */
-    if (a && addr < a->lo && addr + a->guard + 65536 >= a->lo) {
-        hsafe__os_puts("hsafe: stack overflow in a sanitized run: the ");
-        hsafe__os_putu(a->size, 0);
-        hsafe__os_puts("-byte stack at ");
-        hsafe__os_putu(a->lo, 1);
-        hsafe__os_puts(addr >= a->lo - a->guard ? " hit its guard page at " : " was overrun below its guard, at ");
-        hsafe__os_putu(addr, 1);
-        hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
-        signal(sig, SIG_DFL);   /* returning re-faults and ends the process */
-        return;
+    const hsafe__os_active *a;
+    uintptr_t sp = hsafe__cpu_signal_sp(uc);
+    int saved_errno = errno, kind = 0;
+    for (a = hsafe__os_active_now; a; a = a->prev) {
+        kind = hsafe__os_overflow_kind(a, si, sp);
+        if (kind) break;
     }
-    if (old->sa_flags & SA_SIGINFO) {
-        if (old->sa_sigaction) { old->sa_sigaction(sig, si, uc); return; }
-    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
+    if (kind) {
+        hsafe__os_report(a, kind, (uintptr_t)si->si_addr, sp);
+        hsafe__os_die_by(sig, si);
+    } else {
+        hsafe__os_pass_on(sig, si, uc);
     }
-    sigaction(sig, old, NULL);    /* default action on the re-fault */
+    errno = saved_errno;
 }
 
+/* Bind every function the handler calls now, while the stack is roomy:
+ * with lazy binding their first call would run the resolver (2-3 KiB of
+ * stack, more with AVX-512 state) inside the handler. */
+static void hsafe__os_bind_now(void)
+{
+    sigset_t set;
+    struct sigaction cur;
+    int e = errno;
+    ssize_t r = write(2, "", 0);
+    (void)r;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(SIG_BLOCK, NULL, &set);
+    pthread_kill(pthread_self(), 0);
+    sigaction(SIGSEGV, NULL, &cur);
+    errno = e;
+}
+
+/* ---- the alternate signal stack --------------------------------------- */
+/* Each thread that runs hsafe_run gets one (unless it has its own), so the
+ * handler above can run when a run's stack is exhausted. Layout, one
+ * mapping: [guard][stack][guard], each guard HSAFE_DEFAULT_GUARD_SIZE:
+ * no frame that jumps a pool stack's guard lands in it, and it reaches no
+ * one else's memory. It is hsafe's own memory that signal handlers write
+ * (hsafe's, the ones it passes faults on to, and any installed with
+ * SA_ONSTACK), so the run layer checks it after every run
+ * (hsafe__os_altstack) and wipes it when a signal frame was written. */
+
 static pthread_key_t hsafe__os_altstack_key;
-static size_t hsafe__os_altstack_size(void) { return (size_t)64 * 1024; }
+static __thread unsigned char *hsafe__os_alt_lo;    /* usable part, ours */
+
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#ifndef AT_MINSIGSTKSZ
+#  define AT_MINSIGSTKSZ 51
+#endif
+
+/* Bytes at the top of a signal stack that a signal frame covers: the
+ * kernel's figure for this CPU's register state (AT_MINSIGSTKSZ) where it
+ * gives one, else 8 KiB; plus 1 KiB. */
+static size_t hsafe__os_sigframe_size(void)
+{
+    static size_t n;
+    if (!n) {
+        unsigned long k = 0;
+#if defined(__linux__)
+        k = getauxval(AT_MINSIGSTKSZ);
+#endif
+        n = ((k > 8192 ? (size_t)k : 8192) + 1024 + 63) & ~(size_t)63;
+    }
+    return n;
+}
+
+static size_t hsafe__os_guard_bytes(void) { return hsafe__os_guard_round(HSAFE_DEFAULT_GUARD_SIZE); }
+
+/* Usable size: room for the handler and nested frames, with margin. */
+static size_t hsafe__os_altstack_size(void)
+{
+    size_t page = hsafe__os_page_size();
+    return ((size_t)64 * 1024 + 4 * hsafe__os_sigframe_size() + page - 1) / page * page;
+}
 
 static void hsafe__os_altstack_free(void *p)
 {
     stack_t ss;
+    size_t g = hsafe__os_guard_bytes();
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
-    munmap(p, hsafe__os_altstack_size());
+    munmap((unsigned char *)p - g, 2 * g + hsafe__os_altstack_size());
 }
 
 static void hsafe__os_install_handler(void)
 {
     struct sigaction sa;
+    hsafe__os_bind_now();
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = hsafe__os_on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -6643,9 +6988,8 @@ static void hsafe__os_install_handler(void)
     pthread_key_create(&hsafe__os_altstack_key, hsafe__os_altstack_free);
 }
 
-/* Once per process: the fault handler. Once per thread: an alternate
- * signal stack (64 KiB, freed at thread exit) unless the thread has one,
- * so the handler can run when the run's stack is exhausted. */
+/* Once per process: the fault handler. Once per thread: the guarded
+ * alternate signal stack (freed at thread exit) unless the thread has one. */
 static void hsafe__os_thread_prepare(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -6653,19 +6997,46 @@ static void hsafe__os_thread_prepare(void)
     stack_t cur;
     if (ready) return;
     pthread_once(&once, hsafe__os_install_handler);
+    hsafe__os_active_now = NULL;            /* allocates this thread's TLS now */
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();
+        int kind = hsafe__os_probe_guard();
         void *p = NULL;
-        if (hsafe__os_map(hsafe__os_altstack_size(), &p) == HSAFE_OK) {
+        if (hsafe__os_map_guarded(n + g, g, kind, &p) == HSAFE_OK) {
             stack_t ss;
+            unsigned char *lo = (unsigned char *)p;
             memset(&ss, 0, sizeof ss);
             ss.ss_sp = p;
-            ss.ss_size = hsafe__os_altstack_size();
-            if (sigaltstack(&ss, NULL) == 0) pthread_setspecific(hsafe__os_altstack_key, p);
-            else munmap(p, ss.ss_size);
+            ss.ss_size = n;
+            if (hsafe__os_guard(lo + n, g, kind) && sigaltstack(&ss, NULL) == 0) {
+                pthread_setspecific(hsafe__os_altstack_key, p);
+                hsafe__os_alt_lo = lo;
+            } else {
+                hsafe__os_unmap_guarded(p, n + g, g);
+            }
         }
     }
     ready = 1;
 }
+
+/* The calling thread's alternate signal stack if hsafe made it, and how
+ * many bytes at its top a signal frame writes: any signal delivered on it
+ * leaves non-zero bytes there. 0 if the thread has none of hsafe's. */
+static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+{
+    if (!hsafe__os_alt_lo) return 0;
+    *lo = hsafe__os_alt_lo;
+    *size = hsafe__os_altstack_size();
+    *frame = hsafe__os_sigframe_size();
+    return 1;
+}
+
+/* ---- the thread's own stack ------------------------------------------- */
+
+/* With an unlimited RLIMIT_STACK, glibc reports the main thread's stack as
+ * reaching down terabytes, to wherever the next mapping is: not a stack
+ * anyone can fill. hsafe counts it as this many bytes below its top. */
+#define HSAFE__OS_UNLIMITED_STACK ((uintptr_t)256 * 1024 * 1024)
 
 /* Bounds of the calling thread's own stack; 0 if unknown. */
 static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
@@ -6680,6 +7051,11 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
             c_lo = (uintptr_t)addr;
             c_hi = c_lo + size;
+            if (size > HSAFE__OS_UNLIMITED_STACK) {
+                struct rlimit rl;
+                if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+                    c_lo = c_hi - HSAFE__OS_UNLIMITED_STACK;
+            }
         }
         pthread_attr_destroy(&attr);
 #endif
@@ -6923,12 +7299,15 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
     if (c.capacity > HSAFE_MAX_CAPACITY) return HSAFE_EINVAL;
     if (c.flags & ~(HSAFE_POOL_MLOCK | HSAFE_POOL_DONTDUMP | HSAFE_POOL_NO_GUARD)) return HSAFE_EINVAL;
     if (!c.memory && c.memory_size) return HSAFE_EINVAL;
+    if (c.guard_size > HSAFE_MAX_STACK_SIZE || (c.memory && c.guard_size)) return HSAFE_EINVAL;
     hsafe__cpu_init_once();
     memset(pool, 0, sizeof *pool);
     pool->flags = c.flags;
     pool->pagemap_fd = -1;
     if (c.memory) {
-        /* Caller memory: [descriptors][stack][stack]..., 16-byte aligned. */
+        /* Caller memory: [stack][stack]...[descriptors], 16-byte aligned.
+         * The descriptors sit above the stacks, where no overflow reaches
+         * (stacks grow down); there is no guard in caller memory. */
         uintptr_t base = ((uintptr_t)c.memory + 15) & ~(uintptr_t)15;
         uintptr_t end = (uintptr_t)c.memory + c.memory_size;
         size_t stack = hsafe__round_up(c.stack_size, 16), fit, n;
@@ -6937,10 +7316,10 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         n = c.capacity ? c.capacity : fit;
         if (n > fit || n == 0) return HSAFE_EINVAL;
         if (c.flags & ~HSAFE_POOL_MLOCK) return HSAFE_EINVAL; /* dontdump/guard need mmap */
-        pool->slots = (hsafe_stack *)base;
-        pool->slots_bytes = hsafe__round_up(n * sizeof(hsafe_stack), 16);
-        pool->memory = (unsigned char *)base + pool->slots_bytes;
+        pool->memory = (unsigned char *)base;
         pool->memory_size = n * stack;
+        pool->slots = (hsafe_stack *)(void *)(pool->memory + pool->memory_size);
+        pool->slots_bytes = hsafe__round_up(n * sizeof(hsafe_stack), 16);
         pool->stack_size = stack;
         pool->capacity = n;
         memset(pool->slots, 0, pool->slots_bytes);
@@ -6958,11 +7337,15 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         int rc;
         pool->capacity = c.capacity ? c.capacity : HSAFE_DEFAULT_CAPACITY;
         pool->stack_size = hsafe__round_up(c.stack_size, page);
-        pool->guard_size = (c.flags & HSAFE_POOL_NO_GUARD) ? 0 : page;
-        pool->slots_bytes = hsafe__round_up(pool->capacity * sizeof(hsafe_stack), page);
-        rc = hsafe__os_map(pool->slots_bytes, (void **)&pool->slots);
-        if (rc) return rc;
+        pool->guard_size = (c.flags & HSAFE_POOL_NO_GUARD) ? 0
+                           : hsafe__os_guard_round(c.guard_size ? c.guard_size : HSAFE_DEFAULT_GUARD_SIZE);
         pool->guard_kind = pool->guard_size ? hsafe__os_probe_guard() : 0;
+        pool->slots_bytes = hsafe__round_up(pool->capacity * sizeof(hsafe_stack), page);
+        /* The descriptor table gets a guard of its own, so no stack's
+         * overflow can land in it. */
+        rc = hsafe__os_map_guarded(pool->slots_bytes, pool->guard_size, pool->guard_kind,
+                                   (void **)&pool->slots);
+        if (rc) return rc;
     }
     pool->residency = hsafe__os_residency_open(pool);
     pool->magic = HSAFE__POOL_MAGIC;
@@ -7112,7 +7495,7 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     if (pool->memory && (pool->flags & HSAFE_POOL_MLOCK))
         hsafe__os_unlock(pool->memory, pool->memory_size);
     hsafe__os_residency_close(pool);
-    if (!pool->memory) hsafe__os_unmap(pool->slots, pool->slots_bytes);
+    if (!pool->memory) hsafe__os_unmap_guarded(pool->slots, pool->slots_bytes, pool->guard_size);
     else hsafe_wipe(pool->slots, pool->slots_bytes);
     memset(pool, 0, sizeof *pool);
     return HSAFE_OK;
@@ -7130,6 +7513,7 @@ HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *ou
     out->capacity = pool->capacity;
     out->stack_size = pool->stack_size;
     out->high_water = hw;
+    out->guard_size = pool->guard_size;
     out->guard = hsafe__os_guard_name(pool->guard_kind);
     return HSAFE_OK;
 }
@@ -7175,6 +7559,26 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
 #endif
     *out = v;
     return co->status;
+}
+
+/* The thread's alternate signal stack is hsafe's own memory that signal
+ * handlers write (hsafe's fault handler, the handlers it passes faults on
+ * to, any installed with SA_ONSTACK). Every signal delivered on it leaves
+ * its frame in the top `frame` bytes, which are otherwise zero: check
+ * those after each run and wipe the whole stack when they are not. */
+static void hsafe__altstack_scrub(void)
+{
+    unsigned char *lo, *top, *p;
+    size_t size, frame;
+    if (!hsafe__os_altstack(&lo, &size, &frame)) return;
+    top = lo + size;
+    p = top - frame;
+    p += hsafe__zero_prefix(p, (size_t)(top - p));
+    p += hsafe__zero_prefix_portable(p, (size_t)(top - p));
+    while (p < top && *p == 0) p++;
+#if !defined(HSAFE_TEST_NO_WIPE)
+    if (p < top) hsafe_wipe(lo, size);
+#endif
 }
 
 static void hsafe__run_cleanups(hsafe__run *r)
@@ -7245,6 +7649,7 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     hsafe__resume_clear(&r.co, &v);
     if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
     hsafe__os_leave_stack(&active);
+    hsafe__altstack_scrub();
     hsafe__tls_run = r.prev;
     hsafe_coro_fini(&r.co);
     hsafe_pool_release(pool, r.stack);

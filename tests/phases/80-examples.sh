@@ -19,6 +19,8 @@ PHASE=examples
 B="$HSAFE_BUILD/80-examples"
 E="$HSAFE_ROOT/examples"
 WARN="-Wall -Wextra -Wpedantic -Werror"
+# code run on hsafe stacks is built the way docs/guide.md recommends
+SCP=-fstack-clash-protection
 rm -rf "$B"
 mkdir -p "$B"
 
@@ -47,7 +49,7 @@ for cc in gcc clang; do
         hsafe_skip "demo.$cc: no $cc"
     else
         hsafe_check "demo.$cc" build_run "$B/demo.$cc" 0 \
-            "$cc" -std=c11 -O2 $WARN -I"$HSAFE_ROOT" "$E/demo.c"
+            "$cc" -std=c11 -O2 $WARN $SCP -I"$HSAFE_ROOT" "$E/demo.c"
     fi
 done
 
@@ -60,7 +62,7 @@ if hsafe_need_pkgs libsodium-dev pkgconf && SODIUM=$(pkg-config --cflags --libs 
         fi
         # shellcheck disable=SC2086
         if hsafe_check "sodium_kdf.$cc" build_run "$B/sodium_kdf.$cc" 0 \
-               "$cc" -std=c11 -O2 $WARN -I"$HSAFE_ROOT" "$E/sodium_kdf.c" $SODIUM; then
+               "$cc" -std=c11 -O2 $WARN $SCP -I"$HSAFE_ROOT" "$E/sodium_kdf.c" $SODIUM; then
             grep '^residues' "$B/sodium_kdf.$cc.log" | sed "s/^/    $cc: /"
         fi
     done
@@ -90,7 +92,7 @@ for cxx in g++ clang++; do
         continue
     fi
     hsafe_check "cpp_example.$cxx" build_run "$B/cpp_example.$cxx" 0 \
-        "$cxx" -std=c++11 -O2 $WARN -I"$HSAFE_ROOT" "$E/cpp_example.cpp"
+        "$cxx" -std=c++11 -O2 $WARN $SCP -I"$HSAFE_ROOT" "$E/cpp_example.cpp"
 done
 
 hsafe_phase_end_counted "$PHASE"

@@ -345,7 +345,8 @@ static inline void *hsafe_coro_user(const hsafe_coro *co) { return co ? co->user
 
 /* Resume a suspended coroutine with value `in`; returns when it yields
  * (HSAFE_CORO_SUSPENDED, *out = the yielded value) or returns from its
- * function (HSAFE_CORO_FINISHED, *out = its return value). out may be NULL.
+ * function (HSAFE_CORO_FINISHED, *out = its return value). out may be NULL;
+ * on an error *out is set to 0.
  * Errors: HSAFE_EINVAL (NULL co, or never initialised); HSAFE_EFINISHED
  * (already finished); HSAFE_ESTATE (running: it is the caller, or one of
  * the caller's resumers). */
@@ -585,8 +586,10 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
 #if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED))
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
+        if (out) *out = 0;
         return hsafe__coro_resume_error(co);
+    }
     co->status = HSAFE_CORO_RUNNING;
 #if defined(HSAFE__TSAN)
     co->tsan_caller = __tsan_get_current_fiber();
@@ -645,7 +648,10 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 
 #if defined(__GLIBC__) && !defined(__USE_GNU)
 #  error "hsafe: the implementation needs GNU declarations: #define HSAFE_IMPLEMENTATION and include hsafe.h before any system header in that file, or compile it with -D_GNU_SOURCE"
+/* Nothing below would compile: stop here, so this is the only error. */
+#  define HSAFE__IMPLEMENTATION_STOP 1
 #endif
+#if !defined(HSAFE__IMPLEMENTATION_STOP)
 
 /* CPU support: register clearing after a run. */
 #if defined(__x86_64__)
@@ -1558,7 +1564,7 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
     return hsafe_run(pool, fn, arg, result);
 }
 
-
+#endif /* !HSAFE__IMPLEMENTATION_STOP */
 #endif /* HSAFE_IMPLEMENTATION */
 
 /*

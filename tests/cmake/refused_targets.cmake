@@ -19,4 +19,12 @@ if(NOT CMAKE_CROSSCOMPILING AND NOT WIN32)
     set_tests_properties(refused.wasm32 PROPERTIES
                          PASS_REGULAR_EXPRESSION "hsafe: WebAssembly is not supported" LABELS "unit;refused")
   endif()
+  # The implementation after a system header (strict C11: no GNU
+  # declarations): one hsafe #error, and no cascade after it.
+  set(_io_src "${CMAKE_CURRENT_BINARY_DIR}/include_order.c")
+  file(WRITE "${_io_src}" "#include <stdio.h>\n#define HSAFE_IMPLEMENTATION\n#include \"hsafe.h\"\nint main(void) { return 0; }\n")
+  add_test(NAME refused.include_order
+           COMMAND sh -c "out=$(\"$0\" -std=c11 -fsyntax-only -I \"$1\" \"$2\" 2>&1); printf '%s\\n' \"$out\"; n=$(printf '%s\\n' \"$out\" | grep -c 'error:'); echo \"errors: $n\"; [ \"$n\" = 1 ] && printf '%s' \"$out\" | grep -q 'hsafe: the implementation needs GNU declarations'"
+                   ${CMAKE_C_COMPILER} "${HSAFE_TEST_INCLUDE_DIR}" "${_io_src}")
+  set_tests_properties(refused.include_order PROPERTIES LABELS "unit;refused")
 endif()

@@ -256,20 +256,28 @@ extern "C" {
 
 /* ---- Errors ---------------------------------------------------------- */
 
+/* The one table of error codes: name, value, and the sentence
+ * hsafe_strerror() returns. The enum below is made from it. */
+#define HSAFE__ERRORS(X)                                                               \
+    X(HSAFE_OK,          0, "success")                                                \
+    X(HSAFE_EINVAL,     -1, "invalid argument (NULL, zero, too small or too large)")  \
+    X(HSAFE_ENOMEM,     -2, "out of memory: the system refused a mapping")            \
+    X(HSAFE_ESTATE,     -3, "object is in the wrong state for this call (resuming "   \
+                            "a running coroutine, releasing a stack twice)")          \
+    X(HSAFE_EFINISHED,  -4, "coroutine has already finished")                         \
+    X(HSAFE_EBUSY,      -5, "pool exhausted: every stack is handed out and the "      \
+                            "capacity is reached")                                    \
+    X(HSAFE_EOWNER,     -6, "stack belongs to another pool")                          \
+    X(HSAFE_EINUSE,     -7, "pool still has stacks handed out")                       \
+    X(HSAFE_EPANIC,     -8, "run ended with hsafe_panic()")                           \
+    X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
+    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")
+
 enum hsafe_error {
-    HSAFE_OK        =   0,  /* success */
-    HSAFE_EINVAL    =  -1,  /* an argument is NULL, zero, too small or too large */
-    HSAFE_ENOMEM    =  -2,  /* the system refused memory (mmap, mprotect) */
-    HSAFE_ESTATE    =  -3,  /* the object is not in a state that allows the call
-                               (resuming a running coroutine, releasing a stack
-                               twice) */
-    HSAFE_EFINISHED =  -4,  /* the coroutine has already finished */
-    HSAFE_EBUSY     =  -5,  /* the pool has no free stack and is at capacity */
-    HSAFE_EOWNER    =  -6,  /* the stack belongs to another pool */
-    HSAFE_EINUSE    =  -7,  /* the pool still has stacks handed out */
-    HSAFE_EPANIC    =  -8,  /* the run ended with hsafe_panic() */
-    HSAFE_ELOCK     =  -9,  /* mlock failed (see RLIMIT_MEMLOCK, ulimit -l) */
-    HSAFE_ENOTSUP   = -10   /* not supported on this platform or build */
+#define HSAFE__ERROR_ENUM(name, value, text) name = (value),
+    HSAFE__ERRORS(HSAFE__ERROR_ENUM)
+#undef HSAFE__ERROR_ENUM
+    HSAFE__ERROR_END_ = 1       /* not an error: ends the list */
 };
 
 /* A static English sentence for an error code (or a status >= 0). Never NULL. */
@@ -396,6 +404,13 @@ typedef struct hsafe_pool_config {
 
 typedef struct hsafe_pool hsafe_pool;
 
+/* Where a stack of a pool is in its life (hsafe_stack.state). */
+enum hsafe__stack_state {
+    HSAFE__STACK_UNMAPPED = 0,      /* slot not created yet */
+    HSAFE__STACK_FREE     = 1,      /* in the pool, all zero */
+    HSAFE__STACK_LENT     = 2       /* handed out by hsafe_pool_acquire */
+};
+
 /* One stack of a pool. Fields are private; use the accessors below. */
 typedef struct hsafe_stack {
     unsigned char *lo;              /* lowest usable byte */
@@ -404,7 +419,7 @@ typedef struct hsafe_stack {
     size_t last_used;               /* the same, for the last release */
     hsafe_pool *pool;
     struct hsafe_stack *next_free;
-    unsigned state;                 /* 0 never mapped, 1 free, 2 handed out */
+    unsigned state;                 /* enum hsafe__stack_state */
     unsigned vg_id;
     unsigned zero_streak;           /* releases in a row with trimmable zero pages */
 } hsafe_stack;
@@ -419,7 +434,7 @@ struct hsafe_pool {
     hsafe_stack *free_list;
     unsigned char *memory;          /* caller memory, or NULL */
     size_t memory_size;
-    int guard_kind;                 /* 0 none, 1 madvise guard, 2 mprotect */
+    int guard_kind;                 /* the OS layer's HSAFE__GUARD_* */
     int residency;                  /* how release finds the used part */
     int pagemap_fd;
 };
@@ -717,21 +732,13 @@ void __tsan_destroy_fiber(void *fiber);
 HSAFE_API const char *hsafe_strerror(int err)
 {
     switch (err) {
-    case HSAFE_OK:        return "success";
+#define HSAFE__ERROR_CASE(name, value, text) case (value): return text;
+    HSAFE__ERRORS(HSAFE__ERROR_CASE)
+#undef HSAFE__ERROR_CASE
     case HSAFE_CORO_SUSPENDED: return "coroutine suspended";
     case HSAFE_CORO_RUNNING:   return "coroutine running";
     case HSAFE_CORO_FINISHED:  return "coroutine finished";
-    case HSAFE_EINVAL:    return "invalid argument (NULL, zero, too small or too large)";
-    case HSAFE_ENOMEM:    return "out of memory: the system refused a mapping";
-    case HSAFE_ESTATE:    return "object is in the wrong state for this call";
-    case HSAFE_EFINISHED: return "coroutine has already finished";
-    case HSAFE_EBUSY:     return "pool exhausted: every stack is handed out and the capacity is reached";
-    case HSAFE_EOWNER:    return "stack belongs to another pool";
-    case HSAFE_EINUSE:    return "pool still has stacks handed out";
-    case HSAFE_EPANIC:    return "run ended with hsafe_panic()";
-    case HSAFE_ELOCK:     return "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)";
-    case HSAFE_ENOTSUP:   return "not supported on this platform or build";
-    default:              return "unknown hsafe error code";
+    default:                   return "unknown hsafe error code";
     }
 }
 
@@ -1119,7 +1126,7 @@ static int hsafe__stack_create(hsafe_pool *pool, hsafe_stack *s)
         s->size = pool->stack_size;
     }
     s->pool = pool;
-    s->state = 1;
+    s->state = HSAFE__STACK_FREE;
     pool->created++;
     return HSAFE_OK;
 }
@@ -1139,7 +1146,7 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
         if (rc) return rc;
     }
     s->next_free = NULL;
-    s->state = 2;
+    s->state = HSAFE__STACK_LENT;
     pool->in_use++;
     *out = s;
     return HSAFE_OK;
@@ -1231,9 +1238,9 @@ HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *s)
         return (s->pool && hsafe__pool_ok(s->pool)) ? HSAFE_EOWNER : HSAFE_EINVAL;
     }
     if (s < pool->slots || s >= pool->slots + pool->capacity) return HSAFE_EINVAL;
-    if (s->state != 2) return HSAFE_ESTATE;
+    if (s->state != HSAFE__STACK_LENT) return HSAFE_ESTATE;
     hsafe__stack_clean(pool, s);
-    s->state = 1;
+    s->state = HSAFE__STACK_FREE;
     s->next_free = pool->free_list;
     pool->free_list = s;
     pool->in_use--;

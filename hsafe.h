@@ -196,7 +196,7 @@
 
 #if defined(HSAFE_BACKEND_FCONTEXT)
 #  define HSAFE__BACKEND_FCONTEXT 1
-#elif defined(HSAFE_BACKEND_UCONTEXT)
+#elif defined(HSAFE_BACKEND_UCONTEXT) && defined(HSAFE__CAN_UCONTEXT)
 #  define HSAFE__BACKEND_UCONTEXT 1
 #elif defined(HSAFE_BACKEND_ASM) || (defined(HSAFE__CAN_ASM) && !(defined(__CET__) && (__CET__ & 2)))
 #  define HSAFE__BACKEND_ASM 1
@@ -437,6 +437,8 @@ struct hsafe_pool {
     int guard_kind;                 /* the OS layer's HSAFE__GUARD_* */
     int residency;                  /* how release finds the used part */
     int pagemap_fd;
+    uintptr_t span_lo, span_hi;     /* all its mappings lie in here (for the
+                                       fault handler's registry) */
 };
 
 /* Statistics; see hsafe_pool_stats(). */
@@ -827,7 +829,28 @@ static size_t hsafe__zero_prefix_portable(const unsigned char *p, size_t n)
  * before wiping (see >>hsafe:impl:pool). */
 #define HSAFE__RESIDENCY_MIN ((size_t)256 * 1024)
 
-static void hsafe__run_on_abort(void);
+/* What the OS layer needs from the core, as plain data and hooks the core
+ * hands it (hsafe__os_thread_prepare); the OS layer never reads a pool. */
+enum hsafe__overflow_kind {
+    HSAFE__OVF_NONE = 0,
+    HSAFE__OVF_GUARD,               /* the fault is in the stack's guard */
+    HSAFE__OVF_BELOW,               /* at most HSAFE__OVF_NEAR below the guard */
+    HSAFE__OVF_NO_FRAME             /* the kernel could not fit a signal frame */
+};
+typedef struct hsafe__overflow {
+    uintptr_t lo, size;             /* the stack that overflowed */
+    int kind;                       /* enum hsafe__overflow_kind */
+    const char *what;               /* "a sanitized run", "a coroutine" */
+} hsafe__overflow;
+typedef struct hsafe__os_hooks {
+    /* SIGABRT (or the CRT's abort): ends the current run if it catches
+     * aborts, and then does not return. */
+    void (*on_abort)(void);
+    /* A fault at addr, the interrupted stack pointer sp (0: unknown);
+     * forced: the kernel's own SIGSEGV for a signal frame that did not fit.
+     * Async-signal-safe. Returns the kind, with the stack in *out. */
+    int (*find_overflow)(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out);
+} hsafe__os_hooks;
 
 /* OS services: mapping stacks, guards, residency, signals. */
 #if defined(_WIN32)
@@ -1051,6 +1074,10 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 
 static int hsafe__pool_ok(const hsafe_pool *p) { return p && p->magic == HSAFE__POOL_MAGIC; }
 
+static void hsafe__pool_register(hsafe_pool *pool);
+static void hsafe__pool_unregister(hsafe_pool *pool);
+static void hsafe__thread_prepare(void);
+
 static size_t hsafe__round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
@@ -1114,6 +1141,10 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
     }
     pool->residency = hsafe__os_residency_open(pool);
     pool->magic = HSAFE__POOL_MAGIC;
+    if (pool->guard_size) {
+        pool->span_lo = UINTPTR_MAX;
+        hsafe__pool_register(pool);
+    }
     return HSAFE_OK;
 }
 
@@ -1122,12 +1153,17 @@ static int hsafe__stack_create(hsafe_pool *pool, hsafe_stack *s)
 {
     if (!pool->memory) {
         int rc = hsafe__os_map_stack(pool, &s->lo);
+        uintptr_t lo, hi;
         if (rc) return rc;
         s->size = pool->stack_size;
+        lo = (uintptr_t)s->lo - pool->guard_size;
+        hi = (uintptr_t)s->lo + s->size;
+        if (lo < pool->span_lo) __atomic_store_n(&pool->span_lo, lo, __ATOMIC_RELAXED);
+        if (hi > pool->span_hi) __atomic_store_n(&pool->span_hi, hi, __ATOMIC_RELAXED);
     }
     s->pool = pool;
     s->state = HSAFE__STACK_FREE;
-    pool->created++;
+    __atomic_store_n(&pool->created, pool->created + 1, __ATOMIC_RELEASE);
     return HSAFE_OK;
 }
 
@@ -1145,6 +1181,7 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
         rc = hsafe__stack_create(pool, s);
         if (rc) return rc;
     }
+    if (pool->guard_size) hsafe__thread_prepare();   /* the overflow diagnostic */
     s->next_free = NULL;
     s->state = HSAFE__STACK_LENT;
     pool->in_use++;
@@ -1252,6 +1289,7 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     size_t i;
     if (!hsafe__pool_ok(pool)) return HSAFE_EINVAL;
     if (pool->in_use) return HSAFE_EINUSE;
+    hsafe__pool_unregister(pool);
     for (i = 0; i < pool->created; i++) {
         hsafe_stack *s = &pool->slots[i];
         hsafe__stack_clean(pool, s);
@@ -1283,9 +1321,120 @@ HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *ou
     return HSAFE_OK;
 }
 
+/* ---- >>hsafe:impl:overflow ------------------------------------------ */
+/* The fault handler (OS layer) asks hsafe__find_overflow whether a fault
+ * is an overflow of one of hsafe's stacks: first the stacks of this
+ * thread's sanitized runs, then every stack of every guarded pool (a
+ * coroutine, or later a task, on a pooled stack). Pools are found through
+ * a small registry that the handler reads without locks: slots are claimed
+ * and cleared atomically, a pool publishes the address span of its
+ * mappings and its count of created stacks after filling them. A pool
+ * that finds no free slot (more than HSAFE__POOL_REGISTRY guarded pools
+ * alive) gives its coroutines no diagnostic; its runs still get one. */
+
+#define HSAFE__POOL_REGISTRY 64
+#define HSAFE__OVF_NEAR ((uintptr_t)64 * 1024)      /* "just below the guard" */
+#define HSAFE__OVF_FRAME_ROOM ((uintptr_t)32 * 1024) /* a signal frame and more */
+
+static hsafe_pool *hsafe__pool_registry[HSAFE__POOL_REGISTRY];
+
+static void hsafe__pool_register(hsafe_pool *pool)
+{
+    size_t i;
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
+        hsafe_pool *none = NULL;
+        if (__atomic_compare_exchange_n(&hsafe__pool_registry[i], &none, pool, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+static void hsafe__pool_unregister(hsafe_pool *pool)
+{
+    size_t i;
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++)
+        if (__atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_RELAXED) == pool)
+            __atomic_store_n(&hsafe__pool_registry[i], NULL, __ATOMIC_RELEASE);
+}
+
+/* The overflow kind of a fault for the stack [lo, lo+size) with `guard`
+ * bytes of guard below it. */
+static int hsafe__overflow_at(uintptr_t lo, size_t size, size_t guard,
+                              uintptr_t addr, uintptr_t sp, int forced)
+{
+    uintptr_t glo = lo - guard;
+    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OVF_NEAR;
+    (void)size;
+    if (forced)
+        return sp && ((sp >= glo && sp - glo < guard + HSAFE__OVF_FRAME_ROOM) || sp_below)
+                   ? HSAFE__OVF_NO_FRAME : HSAFE__OVF_NONE;
+    if (guard && addr >= glo && addr < lo) return HSAFE__OVF_GUARD;
+    if ((addr < glo && glo - addr <= HSAFE__OVF_NEAR) || sp_below) return HSAFE__OVF_BELOW;
+    return HSAFE__OVF_NONE;
+}
+
+typedef struct hsafe__run hsafe__run;
+static hsafe__run *hsafe__run_chain(void);
+static void hsafe__run_stack(const hsafe__run *r, const hsafe_stack **s, const hsafe__run **prev);
+
+static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out)
+{
+    const hsafe__run *r = hsafe__run_chain();
+    size_t i, k;
+    while (r) {
+        const hsafe_stack *s;
+        int kind;
+        hsafe__run_stack(r, &s, &r);
+        kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
+                                  addr, sp, forced);
+        if (kind) {
+            out->lo = (uintptr_t)s->lo;
+            out->size = s->size;
+            out->kind = kind;
+            out->what = "a sanitized run";
+            return kind;
+        }
+    }
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
+        const hsafe_pool *p = __atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_ACQUIRE);
+        size_t created;
+        if (!p) continue;
+        /* this thread must be on (or just below) the stack: a stray write
+         * into some guard is not an overflow */
+        if (sp && (sp < p->span_lo || sp >= p->span_hi)) continue;
+        if (!sp && (addr < p->span_lo || addr >= p->span_hi)) continue;
+        created = __atomic_load_n(&p->created, __ATOMIC_ACQUIRE);
+        for (k = 0; k < created; k++) {
+            const hsafe_stack *s = &p->slots[k];
+            uintptr_t lo = (uintptr_t)s->lo;
+            int kind;
+            if (sp && (sp + HSAFE__OVF_NEAR < lo - p->guard_size || sp >= lo + s->size)) continue;
+            kind = hsafe__overflow_at(lo, s->size, p->guard_size, addr, sp, forced);
+            if (kind) {
+                out->lo = lo;
+                out->size = s->size;
+                out->kind = kind;
+                out->what = "a coroutine";
+                return kind;
+            }
+        }
+    }
+    return HSAFE__OVF_NONE;
+}
+
+static void hsafe__run_on_abort(void);
+
+/* This thread is about to use hsafe's stacks: the OS layer's fault
+ * handler and alternate signal stack, with the core's hooks. */
+static void hsafe__thread_prepare(void)
+{
+    static const hsafe__os_hooks hooks = { hsafe__run_on_abort, hsafe__find_overflow };
+    hsafe__os_thread_prepare(&hooks);
+}
+
 /* ---- >>hsafe:impl:run ----------------------------------------------- */
 
-typedef struct hsafe__run {
+struct hsafe__run {
     hsafe_coro co;
     hsafe_run_fn fn;
     void *arg;
@@ -1295,9 +1444,16 @@ typedef struct hsafe__run {
     hsafe_stack *stack;
     unsigned flags;
     struct hsafe__run *prev;
-} hsafe__run;
+};
 
 static __thread hsafe__run *hsafe__tls_run;
+
+static hsafe__run *hsafe__run_chain(void) { return hsafe__tls_run; }
+static void hsafe__run_stack(const hsafe__run *r, const hsafe_stack **s, const hsafe__run **prev)
+{
+    *s = r->stack;
+    *prev = r->prev;
+}
 
 /* Resume co and clear the registers it may have left, before anything
  * else runs on this stack (an out-of-line call could spill them here). */
@@ -1384,7 +1540,6 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
                            unsigned flags, hsafe_run_info *info)
 {
     hsafe__run r;
-    hsafe__os_active active;
     hsafe__os_sigmask saved;
     uintptr_t v = 0;
     int rc;
@@ -1395,7 +1550,7 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     rc = hsafe_pool_acquire(pool, &r.stack);
     if (rc) return rc;
     hsafe__cpu_init_once();
-    hsafe__os_thread_prepare();
+    hsafe__thread_prepare();
     r.fn = fn;
     r.arg = arg;
     r.info = info;
@@ -1410,10 +1565,8 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     hsafe_coro_init(&r.co, r.stack->lo, r.stack->size, hsafe__run_main, &r);
     r.prev = hsafe__tls_run;
     hsafe__tls_run = &r;
-    hsafe__os_enter_stack(&active, r.stack);
     hsafe__resume_clear(&r.co, &v);
     if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
-    hsafe__os_leave_stack(&active);
     hsafe__altstack_scrub();
     hsafe__tls_run = r.prev;
     hsafe_coro_fini(&r.co);

@@ -347,6 +347,9 @@ static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
     pthread_sigmask(SIG_BLOCK, &all, saved);
 }
 
+/* The core's hooks (set by the first hsafe__os_thread_prepare). */
+static hsafe__os_hooks hsafe__os_hooks_now;
+
 static struct sigaction hsafe__os_old_abrt;
 
 /* SIGABRT: let the run layer end the current run if it catches aborts;
@@ -354,7 +357,7 @@ static struct sigaction hsafe__os_old_abrt;
  * SA_ONSTACK), so leaving it by a stack switch leaves its frame in the run. */
 static void hsafe__os_on_abort(int sig, siginfo_t *si, void *uc)
 {
-    hsafe__run_on_abort();
+    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();
     if (hsafe__os_old_abrt.sa_flags & SA_SIGINFO) {
         if (hsafe__os_old_abrt.sa_sigaction) hsafe__os_old_abrt.sa_sigaction(sig, si, uc);
     } else if (hsafe__os_old_abrt.sa_handler != SIG_DFL && hsafe__os_old_abrt.sa_handler != SIG_IGN) {
@@ -387,38 +390,14 @@ static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved)
     pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
-/* The stack the current thread is running a sanitized run on, for the
- * overflow handler: [lo - guard, lo + size). Set by hsafe__os_enter_stack. */
-typedef struct hsafe__os_active {
-    uintptr_t lo, size, guard;
-    struct hsafe__os_active *prev;
-} hsafe__os_active;
-static __thread hsafe__os_active *hsafe__os_active_now;
-
-static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
-{
-    a->lo = (uintptr_t)s->lo;
-    a->size = s->size;
-    a->guard = s->pool ? s->pool->guard_size : 0;
-    a->prev = hsafe__os_active_now;
-    hsafe__os_active_now = a;
-}
-
-static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
-
 /* ---- the overflow diagnostic ------------------------------------------ */
 /* SIGSEGV and SIGBUS go to hsafe__os_on_fault, which runs on the thread's
- * alternate signal stack. It speaks only for an overflow of a stack that a
- * sanitized run of this thread is using (the hsafe__os_active list):
- *   - a fault in the stack's guard region ("hit its guard page");
- *   - a fault, or an interrupted stack pointer, at most HSAFE__OS_NEAR
- *     below the guard ("overrun below its guard": a frame larger than the
- *     guard jumped it);
- *   - the kernel's own SIGSEGV (si_code SI_KERNEL) while the interrupted
- *     stack pointer is in the guard or within HSAFE__OS_FRAME_ROOM of the
- *     stack's bottom: a signal arrived and its frame did not fit ("had no
- *     room for a signal frame"); without this the signal would be lost.
- * It then writes one complete line to stderr and the process dies by the
+ * alternate signal stack. It speaks only for an overflow of one of hsafe's
+ * stacks, which the core's find_overflow hook recognises from the fault
+ * address and the interrupted stack pointer (read by the CPU file):
+ * running into a guard, jumping it, or (si_code SI_KERNEL, "forced") the
+ * kernel's own SIGSEGV when a signal frame did not fit, a signal that
+ * would otherwise be lost. It then writes one complete line to stderr and the process dies by the
  * signal, as it would have without hsafe. Everything else is passed on as
  * if hsafe were not there: to the handler installed before hsafe's (with
  * its signal mask), or else the default action, so that raise(SIGSEGV),
@@ -429,9 +408,6 @@ static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = 
  * pthread_sigmask, pthread_kill, pthread_self and errno, all bound once
  * before it is installed (hsafe__os_bind_now), so the lazy-binding resolver
  * never runs on a nearly full stack; it formats the message itself. */
-
-#define HSAFE__OS_NEAR ((uintptr_t)64 * 1024)
-#define HSAFE__OS_FRAME_ROOM ((uintptr_t)32 * 1024)
 
 static struct sigaction hsafe__os_old_segv, hsafe__os_old_bus;
 
@@ -464,37 +440,23 @@ static void hsafe__os_line_write(const hsafe__os_line *l)
     }
 }
 
-/* Which overflow of stack a this is: 0 none, 1 guard, 2 below the guard,
- * 3 no room for a signal frame. sp is the interrupted stack pointer (0:
- * unknown). */
-static int hsafe__os_overflow_kind(const hsafe__os_active *a, const siginfo_t *si, uintptr_t sp)
-{
-    uintptr_t addr = (uintptr_t)si->si_addr, glo = a->lo - a->guard;
-    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OS_NEAR;
-    if (si->si_code <= 0) return 0;                 /* sent by kill/raise/sigqueue */
-#if defined(SI_KERNEL)
-    if (si->si_code == SI_KERNEL)
-        return sp && ((sp >= glo && sp - glo < a->guard + HSAFE__OS_FRAME_ROOM) || sp_below) ? 3 : 0;
-#endif
-    if (addr >= glo && addr < a->lo && a->guard) return 1;
-    if ((addr < glo && glo - addr <= HSAFE__OS_NEAR) || sp_below) return 2;
-    return 0;
-}
-
-static void hsafe__os_report(const hsafe__os_active *a, int kind, uintptr_t addr, uintptr_t sp)
+static void hsafe__os_report(const hsafe__overflow *o, uintptr_t addr, uintptr_t sp)
 {
     hsafe__os_line l;
     l.n = 0;
-    hsafe__os_line_s(&l, "hsafe: stack overflow in a sanitized run: the ");
-    hsafe__os_line_u(&l, a->size, 0);
+    hsafe__os_line_s(&l, "hsafe: stack overflow in ");
+    hsafe__os_line_s(&l, o->what);
+    hsafe__os_line_s(&l, ": the ");
+    hsafe__os_line_u(&l, o->size, 0);
     hsafe__os_line_s(&l, "-byte stack at ");
-    hsafe__os_line_u(&l, a->lo, 1);
-    if (kind == 3) {
+    hsafe__os_line_u(&l, o->lo, 1);
+    if (o->kind == HSAFE__OVF_NO_FRAME) {
         hsafe__os_line_s(&l, " had no room left for a signal frame (stack pointer ");
         hsafe__os_line_u(&l, sp, 1);
         hsafe__os_line_s(&l, ")");
     } else {
-        hsafe__os_line_s(&l, kind == 1 ? " hit its guard page at " : " was overrun below its guard, at ");
+        hsafe__os_line_s(&l, o->kind == HSAFE__OVF_GUARD ? " hit its guard page at "
+                                                         : " was overrun below its guard, at ");
         hsafe__os_line_u(&l, addr, 1);
     }
     hsafe__os_line_s(&l, " (use a larger hsafe_pool_config.stack_size)\n");
@@ -545,15 +507,15 @@ static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
 
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
-    const hsafe__os_active *a;
-    uintptr_t sp = hsafe__cpu_signal_sp(uc);
-    int saved_errno = errno, kind = 0;
-    for (a = hsafe__os_active_now; a; a = a->prev) {
-        kind = hsafe__os_overflow_kind(a, si, sp);
-        if (kind) break;
-    }
-    if (kind) {
-        hsafe__os_report(a, kind, (uintptr_t)si->si_addr, sp);
+    hsafe__overflow o;
+    uintptr_t sp = hsafe__cpu_signal_sp(uc), addr = (uintptr_t)si->si_addr;
+    int saved_errno = errno, forced = 0;
+#if defined(SI_KERNEL)
+    forced = si->si_code == SI_KERNEL;
+#endif
+    if (si->si_code > 0 && hsafe__os_hooks_now.find_overflow &&   /* not sent by kill/raise */
+        hsafe__os_hooks_now.find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
+        hsafe__os_report(&o, addr, sp);
         hsafe__os_die_by(sig, si);
     } else {
         hsafe__os_pass_on(sig, si, uc);
@@ -647,16 +609,17 @@ static void hsafe__os_install_handler(void)
     pthread_key_create(&hsafe__os_altstack_key, hsafe__os_altstack_free);
 }
 
-/* Once per process: the fault handler. Once per thread: the guarded
- * alternate signal stack (freed at thread exit) unless the thread has one. */
-static void hsafe__os_thread_prepare(void)
+/* Once per process: the core's hooks and the fault handler. Once per
+ * thread: the guarded alternate signal stack (freed at thread exit) unless
+ * the thread has one. */
+static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     static __thread int ready;
     stack_t cur;
     if (ready) return;
+    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;   /* one core per copy */
     pthread_once(&once, hsafe__os_install_handler);
-    hsafe__os_active_now = NULL;            /* allocates this thread's TLS now */
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
         size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();
         int kind = hsafe__os_probe_guard();

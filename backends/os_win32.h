@@ -291,11 +291,14 @@ static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved) { (void)sa
  * the aborting code's stack, so leaving it by a stack switch leaves its
  * frame (and raise's and abort's) in the run, to be wiped with it. */
 typedef void (*hsafe__os_sig_fn)(int);
+/* The core's hooks (set by the first hsafe__os_thread_prepare). */
+static hsafe__os_hooks hsafe__os_hooks_now;
+
 static hsafe__os_sig_fn hsafe__os_old_abrt;   /* the handler we replaced */
 
 static void hsafe__os_on_abort(int sig)
 {
-    hsafe__run_on_abort();       /* does not return if the run catches it */
+    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();   /* does not return if the run catches it */
     if (hsafe__os_old_abrt && hsafe__os_old_abrt != SIG_DFL && hsafe__os_old_abrt != SIG_IGN)
         hsafe__os_old_abrt(sig);
 }
@@ -310,25 +313,6 @@ static void hsafe__os_catch_abort(hsafe__os_sigmask *saved)
 }
 
 /* ---- the overflow diagnostic ------------------------------------------- */
-
-/* The stack the current thread is running a sanitized run on, for the
- * handler: usable [lo, lo + size), guard region [lo - below, lo). */
-typedef struct hsafe__os_active {
-    uintptr_t lo, size, below;
-    struct hsafe__os_active *prev;
-} hsafe__os_active;
-static __thread hsafe__os_active *hsafe__os_active_now;
-
-static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
-{
-    a->lo = (uintptr_t)s->lo;
-    a->size = s->size;
-    a->below = (s->pool && !s->pool->memory) ? hsafe__os_below(s->pool) : 0;
-    a->prev = hsafe__os_active_now;
-    hsafe__os_active_now = a;
-}
-
-static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
 
 /* Windows runs exception handlers on the faulting stack: there is no
  * alternate signal stack to check after a run. */
@@ -358,35 +342,35 @@ static void hsafe__os_putu(uintptr_t v, int hex)
 
 static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
 {
-    hsafe__os_active *a = hsafe__os_active_now;
     const EXCEPTION_RECORD *er = ep->ExceptionRecord;
     DWORD code = er->ExceptionCode;
-    uintptr_t addr;
-    if (!a || (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
-               code != EXCEPTION_GUARD_PAGE))
+    uintptr_t sp = (uintptr_t)ep->ContextRecord->Rsp, addr;
+    hsafe__overflow o;
+    if (!hsafe__os_hooks_now.find_overflow ||
+        (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
+         code != EXCEPTION_GUARD_PAGE))
         return EXCEPTION_CONTINUE_SEARCH;
-    if (er->NumberParameters >= 2) {
-        addr = (uintptr_t)er->ExceptionInformation[1];
-    } else {   /* a stack overflow may come without the address */
-        addr = (uintptr_t)ep->ContextRecord->Rsp;
-        if (addr >= a->lo && addr < a->lo + 4096) addr = a->lo - 1;
-    }
-    /* a fault in the guard region, or within 64 KiB below it (a frame
-     * larger than the guard can jump over it) */
-    if (addr < a->lo && addr + a->below + 65536 >= a->lo) {
-        hsafe__os_puts("hsafe: stack overflow in a sanitized run: the ");
-        hsafe__os_putu(a->size, 0);
-        hsafe__os_puts("-byte stack at ");
-        hsafe__os_putu(a->lo, 1);
-        hsafe__os_puts(addr >= a->lo - a->below ? " hit its guard page at " : " was overrun below its guard, at ");
-        hsafe__os_putu(addr, 1);
-        hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
-        /* As on POSIX the process ends here, with the exception code as
-         * its exit status (what Windows reports for an unhandled overflow),
-         * but without unhandled-exception filters or a debugger: they would
-         * run in what is left of the guard region. */
-        TerminateProcess(GetCurrentProcess(), (UINT)code);
-    }
+    /* a stack overflow may come without the address: the stack pointer
+     * stands for it, and within a page above the bottom it means the next
+     * touch would hit the guard */
+    addr = er->NumberParameters >= 2 ? (uintptr_t)er->ExceptionInformation[1] : sp;
+    if (hsafe__os_hooks_now.find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
+        (addr == sp || hsafe__os_hooks_now.find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
+        return EXCEPTION_CONTINUE_SEARCH;
+    hsafe__os_puts("hsafe: stack overflow in ");
+    hsafe__os_puts(o.what);
+    hsafe__os_puts(": the ");
+    hsafe__os_putu(o.size, 0);
+    hsafe__os_puts("-byte stack at ");
+    hsafe__os_putu(o.lo, 1);
+    hsafe__os_puts(o.kind == HSAFE__OVF_GUARD ? " hit its guard page at " : " was overrun below its guard, at ");
+    hsafe__os_putu(addr, 1);
+    hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
+    /* As on POSIX the process ends here, with the exception code as its
+     * exit status (what Windows reports for an unhandled overflow), but
+     * without unhandled-exception filters or a debugger: they would run in
+     * what is left of the guard region. */
+    TerminateProcess(GetCurrentProcess(), (UINT)code);
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
@@ -399,9 +383,10 @@ static BOOL CALLBACK hsafe__os_install_handler(PINIT_ONCE once, PVOID param, PVO
 
 /* Once per process: the exception handler. Nothing per thread: Windows
  * runs the handler on the faulting stack, in its guard region. */
-static void hsafe__os_thread_prepare(void)
+static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
 {
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 

@@ -8,10 +8,11 @@
  *   - the same inside a run nested in another run (the message names the
  *     inner, smaller stack), with HSAFE_RUN_BLOCK_SIGNALS (faults are never
  *     blocked), and on a second thread (its own alternate signal stack);
- *   - a coroutine outside any run that overflows its pooled stack just dies
- *     by SIGSEGV, without the run diagnostic: hsafe's handler only speaks
- *     for runs. Checked both before any run (no handler installed yet) and
- *     after one (the handler passes the fault on);
+ *   - a coroutine outside any run that overflows its pooled stack gets the
+ *     same diagnostic ("hsafe: stack overflow in a coroutine: the 65536-byte
+ *     stack ... guard page"), then dies by SIGSEGV: acquiring a stack from a
+ *     guarded pool installs the handler. Checked with and without a run
+ *     before;
  *   - a SIGSEGV that is not an overflow of a run is passed on to the
  *     handler the program had installed before hsafe's.
  * On Windows each child is this program run again (t_in_child in
@@ -198,7 +199,9 @@ static void check_coroutine_overflow(void *run_first)
     int code = 0, sig = t_in_child(overflow_in_coroutine, run_first, buf, sizeof buf, &code);
     CHECK_EQ(sig, SIGSEGV);
     CHECK(strstr(buf, "coroutine starts") != NULL);
-    CHECK(strstr(buf, "hsafe: stack overflow") == NULL);
+    CHECK(strstr(buf, "hsafe: stack overflow in a coroutine: the 65536-byte stack") != NULL);
+    CHECK(strstr(buf, "guard page") != NULL);
+    CHECK(strstr(buf, "stack_size)\n") != NULL);
     CHECK(strstr(buf, "survived") == NULL);
 }
 #endif

@@ -31,6 +31,8 @@
  *      rounded up to pages and really unreadable; 0 with HSAFE_POOL_NO_GUARD.
  * Linux only (it reads /proc/self/maps and /proc/self/mem); skipped under
  * ASan/TSan (their SIGSEGV handler) and elsewhere.
+ * hsafe-test: no-valgrind (the jump child overruns its stack on purpose,
+ * and valgrind keeps its own mappings next to the client's)
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"

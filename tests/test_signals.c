@@ -36,6 +36,8 @@
  *      (Once: exit by SIGABRT with the inner handler never run.)
  * POSIX only; skipped under ASan/TSan (their SIGSEGV handler reports and
  * exits) and on Windows.
+ * hsafe-test: no-valgrind (the children fault and overflow on purpose, and
+ * valgrind builds its own signal frames, on its own stacks)
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"

@@ -777,6 +777,11 @@ int main(int argc, char **argv)
     if (shared == MAP_FAILED) { perror("mmap"); return 2; }
     rt_cpu_detect();
     rt_secret_init(seed);
+    /* rt_secret_init's frame and registers held key words (seen on aarch64
+     * just below main's frame); every child inherits this stack, and the
+     * jump scenarios search all of it: start from a clean one */
+    rt_native_preclean(RT_SNAP_SIZE);
+    rt_clear_regs();
     /* hsafe_config_string in a child: the parent resolves as few libc
      * symbols as possible before the scenarios run */
     {

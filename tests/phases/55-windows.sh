@@ -9,11 +9,45 @@
 #      child process it runs its own .exe again (t_in_child, tests/testutil.h).
 #   3. examples/demo.c built alone against dist/hsafe.h (-static, -Wall
 #      -Wextra -Wpedantic -Werror, -O0 and -O2) and run under wine.
+#   0. Before anything needs wine, when x86_64-w64-mingw32-gcc is installed:
+#      asking for a backend Windows does not have is an hsafe #error that
+#      names the alternatives, not a missing system header
+#      (-DHSAFE_BACKEND_UCONTEXT once failed with "ucontext.h: No such
+#      file"); for hsafe.h and, when present, dist/hsafe.h.
 # The C++ tests need g++-mingw-w64-x86-64; without it they are not built.
 . "$(dirname "$0")/../lib/common.sh"
 
+# check_refused LABEL HEADER-DIR DEFINE: compiling a file that includes
+# hsafe.h with -DDEFINE for mingw must fail with an #error "hsafe: ..." and
+# without any "No such file" for a system header.
+check_refused() {
+    local label=$1 dir=$2 def=$3 tmp out
+    tmp=$(mktemp -d)
+    printf '#include "hsafe.h"\nint main(void) { return 0; }\n' >"$tmp/refused.c"
+    if out=$(x86_64-w64-mingw32-gcc -std=c11 -D"$def" -I"$dir" -c "$tmp/refused.c" -o "$tmp/refused.o" 2>&1); then
+        hsafe_fail "$label: -D$def compiled for mingw; want an hsafe #error"
+    elif printf '%s\n' "$out" | grep -q 'No such file' ||
+         ! printf '%s\n' "$out" | grep -q '#error "hsafe:'; then
+        hsafe_fail "$label: -D$def for mingw: not refused by an hsafe #error"
+        printf '%s\n' "$out" | head -n 12 | sed 's/^/    | /'
+    else
+        hsafe_pass "$label: -D$def refused for mingw: $(printf '%s\n' "$out" | grep -o '#error "hsafe:.*' | head -n 1)"
+    fi
+    rm -rf "$tmp"
+}
+
+if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+    check_refused "hsafe.h" "$HSAFE_ROOT" HSAFE_BACKEND_UCONTEXT
+    if [ -f "$HSAFE_ROOT/dist/hsafe.h" ]; then
+        check_refused "dist/hsafe.h" "$HSAFE_ROOT/dist" HSAFE_BACKEND_UCONTEXT
+    fi
+else
+    hsafe_skip "backend refusal for mingw: x86_64-w64-mingw32-gcc is not installed"
+fi
+
 if ! hsafe_need_pkgs cmake make python3 gcc-mingw-w64-x86-64 wine64 wine; then
-    hsafe_phase_end windows 0 0 1
+    HSAFE_SKIPPED=$((HSAFE_SKIPPED + 1))
+    hsafe_phase_end_counted windows
 fi
 hsafe_need_pkgs g++-mingw-w64-x86-64 || hsafe_log "no x86_64-w64-mingw32-g++: the C++ tests will not be built"
 

@@ -18,6 +18,7 @@
 #include "residue.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -310,3 +311,101 @@ unsigned long rt_scan_regs(char *names, size_t cap)
 #else
 #  error "residue tests: no register dump for this architecture"
 #endif
+
+/* ---- every writable mapping -------------------------------------------- */
+/* For scenarios whose fn may write outside the pooled stack (a frame larger
+ * than the guard jumps over it): search every writable mapping of the
+ * process, as listed in /proc/self/maps, except this file's needle storage
+ * and scan buffer. Bytes are read with pread on /proc/self/mem, page by page
+ * where a chunk fails, so guard pages (PROT_NONE, or MADV_GUARD_INSTALL
+ * markers inside a read-write mapping) are skipped instead of faulting. */
+
+static char rt_maps[256 * 1024];
+
+static int rt_excluded(uintptr_t a, uintptr_t *skip_to)
+{
+    static const struct { const void *p; size_t n; } ex[] = {
+        { rt_key, sizeof rt_key }, { rt_rep, sizeof rt_rep }, { rt_hex, sizeof rt_hex },
+        { rt_hval, sizeof rt_hval }, { rt_hkind, sizeof rt_hkind }, { rt_chunk, sizeof rt_chunk },
+    };
+    size_t i;
+    for (i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+        uintptr_t lo = (uintptr_t)ex[i].p, hi = lo + ex[i].n;
+        if (a + 8 > lo && a < hi) { *skip_to = hi; return 1; }
+    }
+    return 0;
+}
+
+static uintptr_t rt_hexnum(const char **s)
+{
+    uintptr_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        if (c >= '0' && c <= '9') v = v * 16 + (uintptr_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v = v * 16 + (uintptr_t)(c - 'a' + 10);
+        else return v;
+    }
+}
+
+unsigned long rt_scan_writable(char *where, size_t cap, unsigned long *regions)
+{
+    int mfd = open("/proc/self/maps", O_RDONLY), fd = open("/proc/self/mem", O_RDONLY);
+    size_t len = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned long hits = 0, nreg = 0;
+    const char *line;
+    where[0] = 0;
+    if (mfd < 0 || fd < 0) {
+        snprintf(where, cap, "cannot open /proc/self/maps or /proc/self/mem");
+        if (mfd >= 0) close(mfd);
+        if (fd >= 0) close(fd);
+        *regions = 0;
+        return 0;
+    }
+    for (;;) {
+        ssize_t n = read(mfd, rt_maps + len, sizeof rt_maps - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    rt_maps[len] = 0;
+    close(mfd);
+    for (line = rt_maps; *line; ) {
+        const char *s = line, *eol = strchr(line, '\n');
+        uintptr_t lo, hi, a;
+        lo = rt_hexnum(&s);
+        s++;
+        hi = rt_hexnum(&s);
+        s++;
+        line = eol ? eol + 1 : line + strlen(line);
+        if (s[1] != 'w') continue;
+        nreg++;
+        for (a = lo; a < hi; ) {
+            size_t want = hi - a, i;
+            ssize_t got;
+            if (want > sizeof rt_chunk - 8) want = sizeof rt_chunk - 8;
+            got = pread(fd, rt_chunk, want, (off_t)a);
+            if (got != (ssize_t)want) {
+                want = page - (a & (page - 1));         /* one page, or skip it */
+                got = pread(fd, rt_chunk, want, (off_t)a);
+                if (got != (ssize_t)want) { a += want; continue; }
+            }
+            /* windows straddling chunk ends are missed only at 7 bytes per
+             * chunk; plants are 8-byte aligned copies, so none are lost */
+            for (i = 0; i + 8 <= want; i++) {
+                uintptr_t skip;
+                uint64_t v = rt_load64(rt_chunk + i);
+                if (!v || !rt_lookup(v)) continue;
+                if (rt_excluded(a + i, &skip)) continue;
+                if (!hits) {
+                    size_t l = strlen(where);
+                    snprintf(where + l, cap - l, "first at 0x%lx in %lx-%lx", (unsigned long)(a + i),
+                             (unsigned long)lo, (unsigned long)hi);
+                }
+                hits++;
+            }
+            a += want;
+        }
+    }
+    close(fd);
+    *regions = nreg;
+    return hits;
+}

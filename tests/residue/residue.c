@@ -270,6 +270,50 @@ static uintptr_t scen_abort(void *p)
     abort();
 }
 
+/* A function with a 16 KiB frame that puts the key in its lowest bytes,
+ * 14 KiB or more below its caller's stack pointer, before it touches
+ * anything else of the frame. */
+static RT_NOINLINE uint64_t rt_jump_frame(const unsigned char *key)
+{
+    uint64_t big[2048];         /* not volatile: clang splits a volatile array
+                                   used at constant indices into scalars */
+    size_t i;
+    for (i = 0; i < 8; i++) big[i] = rt_load64(key + 8 * i);
+    big[2047] = 1;
+    RT_ESCAPE(big);             /* the whole array, in memory, as written */
+    return big[2047] + (big[0] == 0);
+}
+
+/* The jump case: fill the run's stack to about 2 KiB from its end, then
+ * call the 16 KiB frame: it lands below the stack, beyond a guard smaller
+ * than the frame. hsafe must either stop the run (guard fault, the full
+ * overflow message, death by SIGSEGV) or leave no window of the key in any
+ * writable mapping of the process (hsafe's own alternate signal stack was
+ * once mapped right there and kept the key). */
+static uintptr_t scen_jump(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    size_t left = hsafe_stack_remaining();
+    volatile unsigned char *fill;
+    RT_NOTE_FRAME();
+    if (left < 8192) return 0;
+    fill = (volatile unsigned char *)__builtin_alloca(left - 2048);
+    fill[0] = 1;
+    RT_ESCAPE(fill);
+    return (uintptr_t)rt_jump_frame(a->key) + fill[0] - 1;
+}
+
+/* The same frame with room to spare: always returns. Its control proves
+ * that the search of every writable mapping sees the key (on the pooled
+ * stack, unwiped), and its normal build that the search has no false
+ * positive anywhere in the process. */
+static uintptr_t scen_jumpfit(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    RT_NOTE_FRAME();
+    return (uintptr_t)rt_jump_frame(a->key);
+}
+
 /* ---- shims: hsafe_run* with the scenario as a constant ----------------- */
 
 #define RT_SHIMS(name) \
@@ -312,6 +356,8 @@ RT_SHIMS(itimer)
 RT_SHIMS(memcpy)
 RT_SHIMS(vector)
 RT_SHIMS(resolver)
+RT_SHIMS(jump)
+RT_SHIMS(jumpfit)
 
 static RT_NOINLINE uintptr_t pool_panic(void *a)
 {
@@ -327,6 +373,13 @@ static RT_NOINLINE uintptr_t pool_abort(void *a)
 #define EXP_STACK 1u    /* hits in the run's stack region */
 #define EXP_REG   2u    /* hits in the register dump */
 #define EXP_DEEP  4u    /* with lazy binding: hits >= 1 KiB below fn's frame */
+#define EXP_ANY   8u    /* hits in some writable mapping of the process */
+/* Scenario flags. */
+#define F_ALLMAPS 1u    /* search every writable mapping (both builds) */
+#define F_FAULT   2u    /* the run may instead end the process: SIGSEGV with
+                           the full overflow message is then the pass */
+#define F_NO_MEM  4u    /* not on the caller-memory pool (no guard there:
+                           fn would write over the pool's own memory) */
 
 typedef struct rt_scen {
     const char *name;
@@ -335,21 +388,24 @@ typedef struct rt_scen {
     unsigned expect;
     int want_rc;                /* hsafe_run's return code */
     uintptr_t min_result;       /* fn's result must be at least this */
+    unsigned flags;             /* F_* */
 } rt_scen;
 
 static const rt_scen rt_scens[] = {
     /* in-place shims pass the index (which) to scen_inplace: keep the order */
-    { "locals",   pool_locals,   inpl_any, EXP_STACK, HSAFE_OK, 0 },
-    { "bigarray", pool_bigarray, inpl_any, EXP_STACK, HSAFE_OK, 1 },
-    { "deep",     pool_deep,     inpl_any, EXP_STACK, HSAFE_OK, 0 },
-    { "snprintf", pool_snprintf, inpl_any, EXP_STACK, HSAFE_OK, 128 },
-    { "signal",   pool_signal,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
-    { "itimer",   pool_itimer,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
-    { "memcpy",   pool_memcpy,   inpl_any, EXP_STACK, HSAFE_OK, 1 },
-    { "vector",   pool_vector,   inpl_any, EXP_REG,   HSAFE_OK, 0 },
-    { "resolver", pool_resolver, inpl_any, EXP_DEEP,  HSAFE_OK, 1 },
-    { "panic",    pool_panic,    NULL,          EXP_STACK, HSAFE_EPANIC, 0 },
-    { "abort",    pool_abort,    NULL,          EXP_STACK, HSAFE_EPANIC, 0 },
+    { "locals",   pool_locals,   inpl_any, EXP_STACK, HSAFE_OK, 0, 0 },
+    { "bigarray", pool_bigarray, inpl_any, EXP_STACK, HSAFE_OK, 1, 0 },
+    { "deep",     pool_deep,     inpl_any, EXP_STACK, HSAFE_OK, 0, 0 },
+    { "snprintf", pool_snprintf, inpl_any, EXP_STACK, HSAFE_OK, 128, 0 },
+    { "signal",   pool_signal,   inpl_any, EXP_STACK, HSAFE_OK, 1, 0 },
+    { "itimer",   pool_itimer,   inpl_any, EXP_STACK, HSAFE_OK, 1, 0 },
+    { "memcpy",   pool_memcpy,   inpl_any, EXP_STACK, HSAFE_OK, 1, 0 },
+    { "vector",   pool_vector,   inpl_any, EXP_REG,   HSAFE_OK, 0, 0 },
+    { "resolver", pool_resolver, inpl_any, EXP_DEEP,  HSAFE_OK, 1, 0 },
+    { "panic",    pool_panic,    NULL,          EXP_STACK, HSAFE_EPANIC, 0, 0 },
+    { "abort",    pool_abort,    NULL,          EXP_STACK, HSAFE_EPANIC, 0, 0 },
+    { "jump",     pool_jump,     NULL,          EXP_ANY,   HSAFE_OK, 1, F_ALLMAPS | F_FAULT | F_NO_MEM },
+    { "jumpfit",  pool_jumpfit,  NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS },
 };
 
 /* ---- hsafe_wipe: stack and heap buffers, checked from outside ---------- */
@@ -400,6 +456,9 @@ typedef struct rt_result {
     char regnames[384];
     char where[48];             /* native hits: "@W-hi..W-lo" (bytes below the caller) */
     char note[160];
+    unsigned long anywhere;     /* F_ALLMAPS: hits in every writable mapping */
+    unsigned long regions;      /* ... in how many mappings */
+    char anywhere_at[96];       /* the first such hit */
 } rt_result;
 
 static void rt_install(int sig)
@@ -486,6 +545,8 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
         if (res->stack.lo >= 0 && rt_fn_frame > (uintptr_t)base + (uintptr_t)res->stack.lo)
             res->deepest = (long)(rt_fn_frame - ((uintptr_t)base + (uintptr_t)res->stack.lo));
         hsafe_pool_release(&rt_pool, st);
+        if (s->flags & F_ALLMAPS)
+            res->anywhere = rt_scan_writable(res->anywhere_at, sizeof res->anywhere_at, &res->regions);
     } else if (mode == M_INPLACE) {
         res->rc = HSAFE_OK;
         res->result = ret;
@@ -523,21 +584,42 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
 static int rt_verbose;
 static unsigned long rt_sum_stack, rt_sum_native, rt_sum_regs, rt_sum_control, rt_checks, rt_failed;
 
+/* F_FAULT scenarios: the child's stderr and how it ended */
+static char rt_child_err[4096];
+static int rt_child_status;
+
 static rt_result *rt_spawn(const rt_scen *s, int mode, uintptr_t how, rt_result *shared)
 {
     pid_t pid;
-    int status = 0;
+    int status = 0, fds[2] = { -1, -1 };
+    size_t len = 0;
+    int capture = s && (s->flags & F_FAULT);
     memset(shared, 0, sizeof *shared);
+    rt_child_err[0] = 0;
     fflush(stdout);
     fflush(stderr);
+    if (capture && pipe(fds) != 0) { perror("pipe"); exit(2); }
     pid = fork();
     if (pid < 0) { perror("fork"); exit(2); }
     if (pid == 0) {
+        if (capture) { dup2(fds[1], 2); close(fds[0]); close(fds[1]); }
         alarm(30);
         rt_child(s, mode, how, shared);
         _exit(0);
     }
+    if (capture) {
+        close(fds[1]);
+        for (;;) {
+            ssize_t n = read(fds[0], rt_child_err + len, sizeof rt_child_err - 1 - len);
+            if (n <= 0) break;
+            len += (size_t)n;
+            if (len == sizeof rt_child_err - 1) break;
+        }
+        rt_child_err[len] = 0;
+        close(fds[0]);
+    }
     waitpid(pid, &status, 0);
+    rt_child_status = status;
     if (!shared->done && !shared->note[0])
         snprintf(shared->note, sizeof shared->note, "child ended without a result (status 0x%x)", status);
     return shared;
@@ -545,28 +627,72 @@ static rt_result *rt_spawn(const rt_scen *s, int mode, uintptr_t how, rt_result 
 
 static unsigned long rt_h(const rt_hits *h) { return h->raw + h->hex; }
 
+/* The whole overflow diagnostic: a line that starts "hsafe: stack
+ * overflow" and ends "(use a larger hsafe_pool_config.stack_size)". */
+static int rt_full_overflow_message(const char *err)
+{
+    static const char head[] = "hsafe: stack overflow", tail[] = "(use a larger hsafe_pool_config.stack_size)";
+    const char *p = err;
+    while ((p = strstr(p, head)) != NULL) {
+        const char *eol = strchr(p, '\n');
+        if ((p == err || p[-1] == '\n') && eol && (size_t)(eol - p) >= sizeof tail - 1 &&
+            !memcmp(eol - (sizeof tail - 1), tail, sizeof tail - 1))
+            return 1;
+        p += sizeof head - 1;
+    }
+    return 0;
+}
+
+static const char *rt_ul(unsigned long v)
+{
+    static char b[24];
+    snprintf(b, sizeof b, "%lu", v);
+    return b;
+}
+
 static void rt_report(const char *mode, const char *name, const rt_result *r, int ok, const char *why)
 {
     rt_checks++;
     if (!ok) rt_failed++;
     if (!ok || rt_verbose)
-        printf("  %-10s %-9s stack=%lu(raw %lu hex %lu) native=%lu%s beyond=%lu regs=%lu nonzero=%lu deepest=%ld%s%s  %s%s%s\n",
+        printf("  %-10s %-9s stack=%lu(raw %lu hex %lu) native=%lu%s beyond=%lu regs=%lu nonzero=%lu deepest=%ld%s%s%s%s  %s%s%s\n",
                mode, name, rt_h(&r->stack), r->stack.raw, r->stack.hex, rt_h(&r->native), r->where,
                rt_h(&r->beyond), r->regs, (unsigned long)r->nonzero, r->deepest,
+               r->regions ? " anywhere=" : "", r->regions ? rt_ul(r->anywhere) : "",
                r->regnames[0] ? " in " : "", r->regnames, ok ? "ok" : "FAIL", why[0] ? ": " : "", why);
 }
 
 static void rt_run_scenario(const rt_scen *s, int mode, rt_result *shared, int lazy)
 {
     const rt_result *r = rt_spawn(s, mode, 0, shared);
-    char why[256] = "";
+    char why[512] = "";
     int ok = 1;
     unsigned long stack = rt_h(&r->stack), native = rt_h(&r->native), beyond = rt_h(&r->beyond);
     int pool = mode != M_INPLACE;
 
 #define RT_WHY(...) do { size_t l_ = strlen(why); ok = 0; snprintf(why + l_, sizeof why - l_, __VA_ARGS__); } while (0)
-    if (!r->done) RT_WHY("%s", r->note);
-    else {
+    if (!r->done && (s->flags & F_FAULT) && WIFSIGNALED(rt_child_status) &&
+        WTERMSIG(rt_child_status) == SIGSEGV && rt_full_overflow_message(rt_child_err)) {
+        /* the run was stopped at the guard: nothing left behind to find */
+        rt_checks++;
+        if (rt_verbose)
+            printf("  %-10s %-9s faulted with the full overflow message (SIGSEGV)  ok\n", rt_mode_name[mode], s->name);
+        return;
+    }
+    if (!r->done) {
+        RT_WHY("%s", r->note);
+        if (s->flags & F_FAULT) {
+            char *nl;
+            RT_WHY("; %s, stderr: ", WIFSIGNALED(rt_child_status) ? "killed by a signal, not SIGSEGV with the full overflow message" : "exited");
+            while ((nl = strchr(rt_child_err, '\n')) != NULL) *nl = '|';
+            RT_WHY("%.120s", rt_child_err);
+        }
+    } else {
+        if ((s->flags & F_ALLMAPS) && !r->regions) RT_WHY("no writable mapping searched (%s); ", r->anywhere_at);
+        if (!RT_CONTROL && r->anywhere)
+            RT_WHY("LEAK: secret in a writable mapping outside the test's needles: %lu hits, %s; ", r->anywhere, r->anywhere_at);
+        if (RT_CONTROL && (s->expect & EXP_ANY) && !r->anywhere)
+            RT_WHY("positive control: no hit in any writable mapping; ");
         if (r->rc != s->want_rc) RT_WHY("hsafe_run returned %d (%s), want %d; ", r->rc, hsafe_strerror(r->rc), s->want_rc);
         if (r->result < s->min_result) RT_WHY("fn returned %lu, want >= %lu (did the plant run?); ",
                                               (unsigned long)r->result, (unsigned long)s->min_result);
@@ -580,13 +706,15 @@ static void rt_run_scenario(const rt_scen *s, int mode, rt_result *shared, int l
             if (pool && r->nonzero) RT_WHY("pool invariant broken: %lu non-zero bytes left on the released stack; ",
                                            (unsigned long)r->nonzero);
         } else {
-            if (!stack && !native && !r->regs) RT_WHY("positive control saw nothing; ");
+            if (!stack && !native && !r->regs && !r->anywhere) RT_WHY("positive control saw nothing; ");
             if ((s->expect & EXP_STACK) && !stack) RT_WHY("positive control: no hit on the stack; ");
             if ((s->expect & EXP_REG) && !r->regs) RT_WHY("positive control: no hit in registers; ");
             if ((s->expect & EXP_DEEP) && lazy && r->deepest < 1024)
                 RT_WHY("positive control: no resolver spill >= 1 KiB below fn's frame; ");
         }
     }
+    if (!RT_CONTROL) stack += r->anywhere;
+    else if (!stack && !native && !r->regs) stack = r->anywhere;     /* counted once */
     rt_sum_stack += stack;
     rt_sum_native += native + beyond;
     rt_sum_regs += r->regs;
@@ -649,6 +777,11 @@ int main(int argc, char **argv)
     if (shared == MAP_FAILED) { perror("mmap"); return 2; }
     rt_cpu_detect();
     rt_secret_init(seed);
+    /* rt_secret_init's frame and registers held key words (seen on aarch64
+     * just below main's frame); every child inherits this stack, and the
+     * jump scenarios search all of it: start from a clean one */
+    rt_native_preclean(RT_SNAP_SIZE);
+    rt_clear_regs();
     /* hsafe_config_string in a child: the parent resolves as few libc
      * symbols as possible before the scenarios run */
     {
@@ -666,6 +799,7 @@ int main(int argc, char **argv)
         if (only && strcmp(only, s->name)) continue;
         for (m = M_POOL_MMAP; m <= M_INPLACE; m++) {
             if (m == M_INPLACE && !s->inplace) continue;
+            if (m == M_POOL_MEM && (s->flags & F_NO_MEM)) continue;
             rt_run_scenario(s, m, shared, lazy);
         }
     }

@@ -39,6 +39,11 @@ typedef struct rt_hits {
 void rt_scan(const void *p, size_t n, rt_hits *h);
 /* Bytes that are not zero in [p, p+n). */
 size_t rt_count_nonzero(const void *p, size_t n);
+/* Count hits in every writable mapping of the process (/proc/self/maps),
+ * except the inspector's own needle storage and scan buffer; unreadable
+ * pages (guards) are skipped. where gets the first hit's address and its
+ * mapping; *regions the number of writable mappings searched. */
+unsigned long rt_scan_writable(char *where, size_t cap, unsigned long *regions);
 /* Scan the register dump; names of registers with hits go to names. */
 unsigned long rt_scan_regs(char *names, size_t cap);
 

@@ -23,7 +23,7 @@
  *   4. under an unlimited stack rlimit (this program executed again after
  *      setrlimit(RLIMIT_STACK, RLIM_INFINITY), since the main thread's limit
  *      is read at exec), hsafe_maybe_grow with a 256 KiB red zone moves a
- *      recursion onto a pooled stack within the first 128 MiB of the main
+ *      recursion onto a pooled stack within the first 320 MiB of the main
  *      thread's stack. Once: hsafe_stack_remaining() said ~46 TB there, and
  *      the recursion never switched;
  *   5. with the guard_size field (HSAFE_DEFAULT_GUARD_SIZE defined):
@@ -305,7 +305,7 @@ static void check_jump(void)
 
 #define GROW_RED_ZONE ((size_t)256 * 1024)
 #define GROW_FRAME    ((size_t)16 * 1024)
-#define GROW_BUDGET   ((size_t)128 * 1024 * 1024)
+#define GROW_BUDGET   ((size_t)320 * 1024 * 1024)   /* hsafe counts 256 MiB */
 
 static hsafe_pool grow_pool;
 static uintptr_t main_frame;

@@ -959,12 +959,18 @@ static void hsafe__coro_main(uintptr_t first, void *arg)
     hsafe__coro_exit(co, r);
 }
 
+static hsafe_coro hsafe__coro_zero;      /* never written: all zero */
+
 HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user)
 {
     if (!co || !stack || !fn || stack_size < HSAFE_CORO_MIN_STACK ||
         stack_size > UINTPTR_MAX - (uintptr_t)stack) return HSAFE_EINVAL;
-    memset(co, 0, sizeof *co);
+    /* Every other field zero: a copy of a zero object rather than
+     * memset(co, 0, sizeof *co), which gcc -O2 (x86_64) turns into rep
+     * stosq, whose start-up cost made gcc's spawn ~15% slower than clang's
+     * (clang stores xmm zeros; for the copy gcc uses xmm moves too). */
+    *co = hsafe__coro_zero;
     co->fn = fn;
     co->user = user;
     co->stack_lo = (unsigned char *)stack;

@@ -16,6 +16,14 @@
 #   BENCH_TARGET_MS milliseconds per measurement (default 10)
 #   BENCH_FPU_SPLIT=1  also build the bench-only copies of the asm switch
 #                   that save only one of the FP control words (diag lines)
+#   HSAFE_NO_INSTALL  non-empty: never apt-get install (see below)
+#
+# Packages: as the tests do (tests/lib/common.sh, hsafe_need_pkgs), a run
+# as root on Debian apt-get installs what the benchmark needs and lacks:
+# libboost-context-dev (switch_rt_ns.fcontext, .boost_raw, and their
+# diag lines), and golang-go once a bench/go/ directory exists. Not root,
+# HSAFE_NO_INSTALL set, or the install failed: it says which packages and
+# which lines it skips, and runs the rest.
 #
 # Prints a table and one `BENCH <metric> <value>` line per metric; see
 # bench/README.md. Exits 0 when the benchmark built and ran, non-zero when
@@ -32,6 +40,42 @@ out=${BENCH_OUT:-${HSAFE_BUILD:-$root/_build}/bench/$ccname}
 mkdir -p "$out"
 
 CFLAGS="-O2 -DNDEBUG -std=gnu11 -Wall -Wextra -Wno-unused-function ${BENCH_CFLAGS:-}"
+
+# bench_need_pkgs PKG...: 0 if every Debian package is installed or could
+# be installed now (as root, HSAFE_NO_INSTALL empty, apt-get present); 1 with
+# a note otherwise. Without dpkg-query (not Debian) it returns 1 quietly:
+# the link probes below then decide.
+bench_need_pkgs() {
+    command -v dpkg-query >/dev/null 2>&1 || return 1
+    missing=""
+    for p in "$@"; do
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ -n "${HSAFE_NO_INSTALL:-}" ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "bench: not installed:$missing (run make bench as root, or apt-get install them)" >&2
+        return 1
+    fi
+    echo "bench: apt-get install$missing (log: $out/apt.log)"
+    # wait for a dpkg lock held by someone else instead of failing
+    if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update \
+            </dev/null >"$out/apt.log" 2>&1 &&
+       DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
+            --no-install-recommends $missing </dev/null >>"$out/apt.log" 2>&1; then
+        return 0
+    fi
+    tail -n 10 "$out/apt.log" | sed 's/^/    | /' >&2
+    echo "bench: apt-get install$missing failed (see $out/apt.log)" >&2
+    return 1
+}
+
+bench_need_pkgs libboost-context-dev ||
+    echo "bench: without libboost-context-dev, switch_rt_ns.fcontext, .boost_raw and their ratios are skipped (n/a)" >&2
+if [ -d "$here/go" ]; then
+    bench_need_pkgs golang-go ||
+        echo "bench: without golang-go, the Go comparison (bench/go/) is skipped" >&2
+fi
 
 echo "bench: building with $CC $CFLAGS in $out"
 
@@ -82,7 +126,8 @@ if [ ! -e "$out/be_fcontext.o.failed" ] && [ ! -e "$out/boost_raw.o.failed" ] &&
     objs="$objs $out/be_fcontext.o $out/boost_raw.o"
     libs="-lboost_context"
 else
-    echo "bench: libboost_context not usable: switch_rt_ns.fcontext and .boost_raw are skipped" >&2
+    echo "bench: SKIPPED: libboost_context not usable (libboost-context-dev): switch_rt_ns.fcontext," \
+         ".boost_raw, switch_ratio.*_vs_boost_raw and their diag lines are left out (n/a)" >&2
 fi
 rm -f "$out/boost_probe" "$out/boost_probe.c"
 for o in be_internals be_savefpu $(for v in $variants; do echo "be_asmvar_$v"; done); do

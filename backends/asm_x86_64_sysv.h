@@ -40,7 +40,10 @@
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new
  *   context starts with its creator's state, and a switch restores the
- *   target's. Both behaviours are tested (tests/test_coro_fpu.c).
+ *   target's. Unlike Boost, the status flags (MXCSR bits 0-5) stay the
+ *   thread's, and the restore is skipped when the control bits already
+ *   match (see HSAFE__X86_FPU_LOAD). Both behaviours are tested
+ *   (tests/test_coro_fpu.c).
  *
  * CET: with -fcf-protection=branch (__CET__ & 1) every landing point starts
  * with endbr64. Shadow stacks (__CET__ & 2) are not switched by this
@@ -60,9 +63,45 @@ typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 #  define HSAFE__X86_ENDBR ""
 #endif
 
+/* HSAFE_ASM_SAVE_FPU: what is kept per context is the control state
+ * (MXCSR bits 6-15: DAZ, exception masks, rounding, FTZ; the x87 control
+ * word), not the six sticky status flags (MXCSR bits 0-5), which stay the
+ * thread's: the switch never changes them, so fetestexcept() after a switch
+ * sees every exception raised on this thread since the last feclearexcept,
+ * in whichever context. Two reasons. The flags are not "state" a context
+ * could rely on (any call may raise them). And restoring them made the
+ * switch slow: a resumer that did one inexact division has MXCSR.PE set
+ * and its coroutine does not, so a full restore changes MXCSR at every
+ * switch, which costs tens of ns on Intel cores (docs/fpu-state.md).
+ * So: the leaving side saves MXCSR and the CW in its slot and leaves the
+ * current ones in ecx and r8d (declared clobbered). The landing side
+ * compares its saved control bits with those and reloads only what
+ * differs: ldmxcsr with its control bits and the current flags (ecx & 0x3f),
+ * fldcw with its saved CW (the CW has no status bits; the x87 status word is
+ * not touched). In the common case (no context changed its mode) neither
+ * ldmxcsr nor fldcw runs; each is a serializing-class instruction that
+ * costs more than the whole rest of the switch. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__X86_FPU_LOAD(off) "ldmxcsr " off "(%%rsp)\n\tfldcw " off "+4(%%rsp)\n\t"
+#  define HSAFE__X86_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%ecx\n\tmovzwl 4(%%rsp), %%r8d\n\t"
+#  define HSAFE__X86_FPU_LOAD(off) \
+    "movl " off "(%%rsp), %%eax\n\t" \
+    "xorl %%ecx, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%ecx, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%ecx\n\t" \
+    "orl %%ecx, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, " off "(%%rsp)\n\t" \
+    "ldmxcsr " off "(%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl " off "+4(%%rsp), %%eax\n\t" \
+    "cmpl %%r8d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw " off "+4(%%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_FPU_SAVE ""
 #  define HSAFE__X86_FPU_LOAD(off) ""
@@ -151,7 +190,25 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
  * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
  * and no -g) none of this is emitted. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
+/* As HSAFE__X86_FPU_LOAD (the switch that entered left the current MXCSR
+ * in ecx and CW in r8d): the creator's control bits, the current flags. */
+#  define HSAFE__X86_TRAMP_FPU \
+    "movl 8(%rsp), %eax\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %ecx\n\t" \
+    "orl %ecx, %eax\n\t" \
+    "movl %eax, 8(%rsp)\n\t" \
+    "ldmxcsr 8(%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 12(%rsp), %eax\n\t" \
+    "cmpl %r8d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 12(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif

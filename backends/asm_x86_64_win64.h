@@ -76,7 +76,8 @@
  * must before any function returns under the ABI. With HSAFE_ASM_SAVE_FPU
  * defined (same in every translation unit) each context keeps its own
  * control state: a new context starts with the state of the thread that
- * called hsafe__ctx_make, and a switch restores the target's. Both are
+ * called hsafe__ctx_make, and a switch restores the target's (only when it
+ * differs; the MXCSR status flags stay the thread's). Both are
  * tested (tests/test_coro_fpu.c, tests/test_win64.c).
  *
  * Not supported: CET shadow stacks (a process built /CETCOMPAT would fault on
@@ -91,10 +92,52 @@
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 
+/* HSAFE_ASM_SAVE_FPU keeps the control state per context (MXCSR bits
+ * 6-15, the x87 CW), not the sticky status flags (MXCSR bits 0-5), which
+ * stay the thread's: the switch never changes them. The leaving side saves
+ * MXCSR and the CW in its slot and leaves the current ones in r9d and r10d
+ * (declared clobbered); the landing side (switch or trampoline) reloads
+ * only what differs: ldmxcsr with its saved control bits and the current
+ * flags, fldcw with its saved CW. Usually neither runs. Reasons, and the
+ * cost of a full restore: asm_x86_64_sysv.h, docs/fpu-state.md. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__WIN64_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_FPU_LOAD "ldmxcsr (%%rsp)\n\tfldcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_TRAMP_FPU "ldmxcsr (%rsp)\n\tfldcw 4(%rsp)\n\t"
+#  define HSAFE__WIN64_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%r9d\n\tmovzwl 4(%%rsp), %%r10d\n\t"
+#  define HSAFE__WIN64_FPU_LOAD \
+    "movl (%%rsp), %%eax\n\t" \
+    "xorl %%r9d, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%r9d, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%r9d\n\t" \
+    "orl %%r9d, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, (%%rsp)\n\t" \
+    "ldmxcsr (%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%%rsp), %%eax\n\t" \
+    "cmpl %%r10d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%%rsp)\n" \
+    "3:\n\t"
+#  define HSAFE__WIN64_TRAMP_FPU \
+    "movl (%rsp), %eax\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %r9d\n\t" \
+    "orl %r9d, %eax\n\t" \
+    "movl %eax, (%rsp)\n\t" \
+    "ldmxcsr (%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%rsp), %eax\n\t" \
+    "cmpl %r10d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__WIN64_FPU_SAVE ""
 #  define HSAFE__WIN64_FPU_LOAD ""

@@ -205,6 +205,27 @@ static uintptr_t changer(hsafe_coro *co, uintptr_t first)
     return 3;
 }
 
+#if defined(__x86_64__) && defined(HSAFE_ASM_SAVE_FPU)
+/* For check 7: the status flags across switches that reload the control
+ * state (this coroutine runs in the odd mode, its resumer in the default). */
+static int flag_seen[2];
+static uintptr_t flagger(hsafe_coro *co, uintptr_t first)
+{
+    volatile double x;
+    (void)first;
+    flag_seen[0] = fetestexcept(FE_INEXACT) != 0;   /* the resumer's flag */
+    fesetround(FE_UPWARD);
+    set_odd_extras();
+    feclearexcept(FE_ALL_EXCEPT);
+    x = one / three;                                /* raises inexact */
+    (void)x;
+    hsafe_coro_yield(co, 1);
+    flag_seen[1] = fetestexcept(FE_INEXACT) != 0;   /* cleared by the resumer? */
+    set_default_state();
+    return 2;
+}
+#endif
+
 static const char *model_name(int m)
 {
     return m == MODEL_PER_CONTEXT ? "per-context" : m == MODEL_THREAD ? "thread" : "none/mixed";
@@ -308,6 +329,32 @@ int main(void)
         CHECK(same(seen[4], def));
         CHECK_EQ(seen_obs[4], 0);
     }
+
+#if defined(__x86_64__) && defined(HSAFE_ASM_SAVE_FPU)
+    /* 7. asm with HSAFE_ASM_SAVE_FPU keeps the control state per context
+     *    but the status flags (MXCSR bits 0-5) stay the thread's: a switch
+     *    never brings back a context's own flags, nor clears the current
+     *    ones, also when it reloads another control state (the coroutine
+     *    runs in the odd mode). See backends/asm_x86_64_sysv.h. */
+    {
+        hsafe_coro co4;
+        volatile double x;
+        set_default_state();
+        CHECK_EQ(hsafe_coro_init(&co4, stack2, sizeof stack2, flagger, NULL), HSAFE_OK);
+        feclearexcept(FE_ALL_EXCEPT);
+        x = one / three;                            /* main raises inexact */
+        (void)x;
+        CHECK_EQ(hsafe_coro_resume(&co4, 0, &out), HSAFE_CORO_SUSPENDED);
+        CHECK_EQ(flag_seen[0], 1);                  /* the coroutine saw main's flag */
+        CHECK(same(get_state(), def));              /* main's control came back */
+        CHECK(fetestexcept(FE_INEXACT) != 0);       /* and the coroutine's flag stayed */
+        feclearexcept(FE_ALL_EXCEPT);
+        CHECK_EQ(hsafe_coro_resume(&co4, 0, &out), HSAFE_CORO_FINISHED);
+        CHECK_EQ(flag_seen[1], 0);                  /* its own flag did not come back */
+        CHECK(same(get_state(), def));
+        CHECK_EQ(hsafe_coro_fini(&co4), HSAFE_OK);
+    }
+#endif
 
     CHECK_EQ(hsafe_coro_fini(&co1), HSAFE_OK);
     CHECK_EQ(hsafe_coro_fini(&co2), HSAFE_OK);

@@ -34,8 +34,8 @@
  *   coroutine is still set in its resumer after the yield. Code that changes
  *   it must restore it before it yields or returns, as it must before any
  *   function returns under the ABI. Reason: stmxcsr/fnstcw/ldmxcsr/fldcw
- *   cost about 6.5 ns per round trip on the CI machine (8.7 ns with them,
- *   2.2 ns without), three times the whole switch. libco, minicoro and
+ *   cost about three times the whole switch (make bench prints both:
+ *   diag.switch_rt_ns.asm_savefpu, switch_rt_ns.asm). libco, minicoro and
  *   corosensei make the same choice.
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new

@@ -278,7 +278,8 @@ HSAFE_API const char *hsafe_strerror(int err);
 /* What was selected at compile time and detected at run time, e.g.
  * "hsafe 0.1.0 backend=asm/x86_64-sysv cpu=x86_64 regs=gpr,zmm0-31,k0-7,x87
  *  wipe=explicit_bzero asan=off tsan=off valgrind=on guard=madv_guard".
- * The string is static; tests print it first. */
+ * The string is static; tests print it first. Each field and its values:
+ * docs/guide.md, "The configuration string". */
 HSAFE_API const char *hsafe_config_string(void);
 
 /* ---- Coroutines ------------------------------------------------------ */

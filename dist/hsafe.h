@@ -69,7 +69,7 @@
  *                            and x87 control word, aarch64 FPCR, ...; each
  *                            backend file says which). Off by default: the
  *                            control state then belongs to the thread; on
- *                            x86_64 saving it costs 4x the switch.
+ *                            x86_64 saving it makes the switch 4x slower.
  *   HSAFE_WIPE_MEMSET_EXPLICIT [impl] wipe with memset_explicit, or the
  *                            platform's secure equivalent (explicit_bzero,
  *                            SecureZeroMemory) when the libc lacks it
@@ -564,8 +564,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
  *   coroutine is still set in its resumer after the yield. Code that changes
  *   it must restore it before it yields or returns, as it must before any
  *   function returns under the ABI. Reason: stmxcsr/fnstcw/ldmxcsr/fldcw
- *   cost about 6.5 ns per round trip on the CI machine (8.7 ns with them,
- *   2.2 ns without), three times the whole switch. libco, minicoro and
+ *   cost about three times the whole switch (make bench prints both:
+ *   diag.switch_rt_ns.asm_savefpu, switch_rt_ns.asm). libco, minicoro and
  *   corosensei make the same choice.
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new
@@ -2235,8 +2235,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: POSIX ucontext (getcontext/makecontext/swapcontext).
  *
  * Portable and slow: glibc's swapcontext makes an rt_sigprocmask system call
- * on every switch (measured here: 321 ns per round trip, against 2.2 ns
- * for the asm backend and 9.7 ns for fcontext). Use it for debugging, for
+ * on every switch (switch_rt_ns.ucontext against .asm and .fcontext in the
+ * performance table of README.md). Use it for debugging, for
  * targets without an asm backend, and under tools that understand
  * swapcontext. Included by hsafe.h when HSAFE__BACKEND_UCONTEXT is chosen.
  *
@@ -2377,7 +2377,8 @@ HSAFE_API const char *hsafe_strerror(int err);
 /* What was selected at compile time and detected at run time, e.g.
  * "hsafe 0.1.0 backend=asm/x86_64-sysv cpu=x86_64 regs=gpr,zmm0-31,k0-7,x87
  *  wipe=explicit_bzero asan=off tsan=off valgrind=on guard=madv_guard".
- * The string is static; tests print it first. */
+ * The string is static; tests print it first. Each field and its values:
+ * docs/guide.md, "The configuration string". */
 HSAFE_API const char *hsafe_config_string(void);
 
 /* ---- Coroutines ------------------------------------------------------ */
@@ -2803,9 +2804,9 @@ static const char *hsafe__cpu_regs_desc(void)
 }
 
 /* Length of the all-zero prefix of [p, p+n), rounded down to 256 bytes:
- * with AVX2, eight 32-byte loads ORed per step (300 ns for 64 KiB here,
- * 0.77x the time of memset; four loads per step took 350 ns, the portable
- * 16-byte loop 1.6x memset). Every release scans through this. */
+ * with AVX2, eight 32-byte loads ORed per step (faster than memset writes;
+ * four loads per step were slower, the portable 16-byte loop slower than
+ * memset: diag.scan_gbps.zero_prefix). Every release scans through this. */
 #define HSAFE__CPU_HAS_ZERO_PREFIX 1
 typedef long long hsafe__i64x4 __attribute__((vector_size(32), aligned(1)));
 /* written out twice rather than held in a named local: mingw-w64 gcc 12
@@ -4005,8 +4006,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
  *   coroutine is still set in its resumer after the yield. Code that changes
  *   it must restore it before it yields or returns, as it must before any
  *   function returns under the ABI. Reason: stmxcsr/fnstcw/ldmxcsr/fldcw
- *   cost about 6.5 ns per round trip on the CI machine (8.7 ns with them,
- *   2.2 ns without), three times the whole switch. libco, minicoro and
+ *   cost about three times the whole switch (make bench prints both:
+ *   diag.switch_rt_ns.asm_savefpu, switch_rt_ns.asm). libco, minicoro and
  *   corosensei make the same choice.
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new
@@ -5676,8 +5677,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: POSIX ucontext (getcontext/makecontext/swapcontext).
  *
  * Portable and slow: glibc's swapcontext makes an rt_sigprocmask system call
- * on every switch (measured here: 321 ns per round trip, against 2.2 ns
- * for the asm backend and 9.7 ns for fcontext). Use it for debugging, for
+ * on every switch (switch_rt_ns.ucontext against .asm and .fcontext in the
+ * performance table of README.md). Use it for debugging, for
  * targets without an asm backend, and under tools that understand
  * swapcontext. Included by hsafe.h when HSAFE__BACKEND_UCONTEXT is chosen.
  *
@@ -5828,8 +5829,8 @@ HSAFE_API void hsafe__misuse(const char *what)
 
 #if defined(HSAFE_WIPE_VOLATILE)
 #  define HSAFE__WIPE_NAME "volatile"
-/* 16-byte volatile vector stores, four per iteration (about 0.6x memset;
- * a volatile byte loop would be 0.02x), then a word/byte tail. */
+/* 16-byte volatile vector stores, four per iteration (wipe_ratio.volatile
+ * in README.md; a volatile byte loop is far slower), then a word/byte tail. */
 typedef uint64_t hsafe__v16 __attribute__((vector_size(16), aligned(1)));
 static void hsafe__wipe_impl(void *p, size_t n)
 {
@@ -6343,14 +6344,14 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
  * Implementation part only; included by hsafe.h inside the implementation.
  *
  * Provides:
- *   page size; anonymous mappings; one stack = [guard page][stack] in one
+ *   page size; anonymous mappings; one stack = [guard region][stack] in one
  *   mapping, the guard installed with MADV_GUARD_INSTALL (Linux 6.13+, no
  *   extra kernel mapping per stack) or else mprotect(PROT_NONE) (two
  *   mappings per stack: vm.max_map_count, 65530 by default, then stops a
  *   process at about 32.7k guarded stacks);
  *   mlock (MLOCK_ONFAULT where available) and MADV_DONTDUMP;
- *   residency: the lowest page of a stack that was ever touched, from
- *   /proc/self/pagemap (present or swapped) or, for mlocked stacks, mincore;
+ *   residency: the spans of a stack that were ever touched, from the
+ *   PAGEMAP_SCAN ioctl, /proc/self/pagemap entries or (mlocked) mincore;
  *   the overflow diagnostic: a SIGSEGV/SIGBUS handler on an alternate
  *   signal stack that recognises a fault just below the running stack;
  *   signal blocking for HSAFE_RUN_BLOCK_SIGNALS; the thread's stack bounds.
@@ -6512,7 +6513,7 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
  * byte offsets. Three ways, best first, each verified before use:
  *   PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+): the kernel
  *     returns the touched spans directly; its cost does not grow with the
- *     number of touched pages (the pread below costs ~28 ns per page);
+ *     number of touched pages (the pread below reads an entry per page);
  *   pread of /proc/self/pagemap entries: present or swapped bits;
  *   mincore, only for mlocked pools (it cannot see swapped pages).
  * Pages that only map the shared zero page (read, never written) count as
@@ -7267,9 +7268,9 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  *   - Smaller stacks skip the system call (it costs more than scanning
  *     them), and so do platforms without residency information.
  * The scan also yields the high-water mark, for free.
- * Measured (make bench, 1 KiB runs): 1 MiB stacks 0.14x the time of a full
- * wipe (the kernel query is ~0.9 us of the ~0.9 us); 64 KiB stacks 0.96x
- * (the AVX2 scan reads at ~180 GB/s where memset writes at ~168 GB/s).
+ * Measured (make bench, 1 KiB runs): run_ratio.S1M and run_ratio.S64K in
+ * README.md's performance table; on 1 MiB stacks the kernel query is most
+ * of the cost, on 64 KiB ones the scan reads a bit faster than memset writes.
  * Why not without a system call: nothing in user space tells soundly how
  * deep a run went. A guard or protection-key "tripwire" page above the
  * bottom would turn the kernel's own writes there (read() into a stack

@@ -44,7 +44,7 @@
  *                            and x87 control word, aarch64 FPCR, ...; each
  *                            backend file says which). Off by default: the
  *                            control state then belongs to the thread; on
- *                            x86_64 saving it costs 4x the switch.
+ *                            x86_64 saving it makes the switch 4x slower.
  *   HSAFE_WIPE_MEMSET_EXPLICIT [impl] wipe with memset_explicit, or the
  *                            platform's secure equivalent (explicit_bzero,
  *                            SecureZeroMemory) when the libc lacks it
@@ -286,7 +286,8 @@ HSAFE_API const char *hsafe_strerror(int err);
 /* What was selected at compile time and detected at run time, e.g.
  * "hsafe 0.1.0 backend=asm/x86_64-sysv cpu=x86_64 regs=gpr,zmm0-31,k0-7,x87
  *  wipe=explicit_bzero asan=off tsan=off valgrind=on guard=madv_guard".
- * The string is static; tests print it first. */
+ * The string is static; tests print it first. Each field and its values:
+ * docs/guide.md, "The configuration string". */
 HSAFE_API const char *hsafe_config_string(void);
 
 /* ---- Coroutines ------------------------------------------------------ */
@@ -765,8 +766,8 @@ HSAFE_API void hsafe__misuse(const char *what)
 
 #if defined(HSAFE_WIPE_VOLATILE)
 #  define HSAFE__WIPE_NAME "volatile"
-/* 16-byte volatile vector stores, four per iteration (about 0.6x memset;
- * a volatile byte loop would be 0.02x), then a word/byte tail. */
+/* 16-byte volatile vector stores, four per iteration (wipe_ratio.volatile
+ * in README.md; a volatile byte loop is far slower), then a word/byte tail. */
 typedef uint64_t hsafe__v16 __attribute__((vector_size(16), aligned(1)));
 static void hsafe__wipe_impl(void *p, size_t n)
 {
@@ -1061,9 +1062,9 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  *   - Smaller stacks skip the system call (it costs more than scanning
  *     them), and so do platforms without residency information.
  * The scan also yields the high-water mark, for free.
- * Measured (make bench, 1 KiB runs): 1 MiB stacks 0.14x the time of a full
- * wipe (the kernel query is ~0.9 us of the ~0.9 us); 64 KiB stacks 0.96x
- * (the AVX2 scan reads at ~180 GB/s where memset writes at ~168 GB/s).
+ * Measured (make bench, 1 KiB runs): run_ratio.S1M and run_ratio.S64K in
+ * README.md's performance table; on 1 MiB stacks the kernel query is most
+ * of the cost, on 64 KiB ones the scan reads a bit faster than memset writes.
  * Why not without a system call: nothing in user space tells soundly how
  * deep a run went. A guard or protection-key "tripwire" page above the
  * bottom would turn the kernel's own writes there (read() into a stack

@@ -2,14 +2,14 @@
  * Implementation part only; included by hsafe.h inside the implementation.
  *
  * Provides:
- *   page size; anonymous mappings; one stack = [guard page][stack] in one
+ *   page size; anonymous mappings; one stack = [guard region][stack] in one
  *   mapping, the guard installed with MADV_GUARD_INSTALL (Linux 6.13+, no
  *   extra kernel mapping per stack) or else mprotect(PROT_NONE) (two
  *   mappings per stack: vm.max_map_count, 65530 by default, then stops a
  *   process at about 32.7k guarded stacks);
  *   mlock (MLOCK_ONFAULT where available) and MADV_DONTDUMP;
- *   residency: the lowest page of a stack that was ever touched, from
- *   /proc/self/pagemap (present or swapped) or, for mlocked stacks, mincore;
+ *   residency: the spans of a stack that were ever touched, from the
+ *   PAGEMAP_SCAN ioctl, /proc/self/pagemap entries or (mlocked) mincore;
  *   the overflow diagnostic: a SIGSEGV/SIGBUS handler on an alternate
  *   signal stack that recognises a fault just below the running stack;
  *   signal blocking for HSAFE_RUN_BLOCK_SIGNALS; the thread's stack bounds.
@@ -171,7 +171,7 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
  * byte offsets. Three ways, best first, each verified before use:
  *   PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+): the kernel
  *     returns the touched spans directly; its cost does not grow with the
- *     number of touched pages (the pread below costs ~28 ns per page);
+ *     number of touched pages (the pread below reads an entry per page);
  *   pread of /proc/self/pagemap entries: present or swapped bits;
  *   mincore, only for mlocked pools (it cannot see swapped pages).
  * Pages that only map the shared zero page (read, never written) count as

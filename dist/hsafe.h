@@ -69,7 +69,7 @@
  *                            and x87 control word, aarch64 FPCR, ...; each
  *                            backend file says which). Off by default: the
  *                            control state then belongs to the thread; on
- *                            x86_64 saving it costs 4x the switch.
+ *                            x86_64 saving it makes the switch 4x slower.
  *   HSAFE_WIPE_MEMSET_EXPLICIT [impl] wipe with memset_explicit, or the
  *                            platform's secure equivalent (explicit_bzero,
  *                            SecureZeroMemory) when the libc lacks it
@@ -221,7 +221,7 @@
 
 #if defined(HSAFE_BACKEND_FCONTEXT)
 #  define HSAFE__BACKEND_FCONTEXT 1
-#elif defined(HSAFE_BACKEND_UCONTEXT)
+#elif defined(HSAFE_BACKEND_UCONTEXT) && defined(HSAFE__CAN_UCONTEXT)
 #  define HSAFE__BACKEND_UCONTEXT 1
 #elif defined(HSAFE_BACKEND_ASM) || (defined(HSAFE__CAN_ASM) && !(defined(__CET__) && (__CET__ & 2)))
 #  define HSAFE__BACKEND_ASM 1
@@ -318,7 +318,8 @@
  * must before any function returns under the ABI. With HSAFE_ASM_SAVE_FPU
  * defined (same in every translation unit) each context keeps its own
  * control state: a new context starts with the state of the thread that
- * called hsafe__ctx_make, and a switch restores the target's. Both are
+ * called hsafe__ctx_make, and a switch restores the target's (only when it
+ * differs; the MXCSR status flags stay the thread's). Both are
  * tested (tests/test_coro_fpu.c, tests/test_win64.c).
  *
  * Not supported: CET shadow stacks (a process built /CETCOMPAT would fault on
@@ -333,10 +334,52 @@
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 
+/* HSAFE_ASM_SAVE_FPU keeps the control state per context (MXCSR bits
+ * 6-15, the x87 CW), not the sticky status flags (MXCSR bits 0-5), which
+ * stay the thread's: the switch never changes them. The leaving side saves
+ * MXCSR and the CW in its slot and leaves the current ones in r9d and r10d
+ * (declared clobbered); the landing side (switch or trampoline) reloads
+ * only what differs: ldmxcsr with its saved control bits and the current
+ * flags, fldcw with its saved CW. Usually neither runs. Reasons, and the
+ * cost of a full restore: asm_x86_64_sysv.h, docs/fpu-state.md. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__WIN64_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_FPU_LOAD "ldmxcsr (%%rsp)\n\tfldcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_TRAMP_FPU "ldmxcsr (%rsp)\n\tfldcw 4(%rsp)\n\t"
+#  define HSAFE__WIN64_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%r9d\n\tmovzwl 4(%%rsp), %%r10d\n\t"
+#  define HSAFE__WIN64_FPU_LOAD \
+    "movl (%%rsp), %%eax\n\t" \
+    "xorl %%r9d, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%r9d, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%r9d\n\t" \
+    "orl %%r9d, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, (%%rsp)\n\t" \
+    "ldmxcsr (%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%%rsp), %%eax\n\t" \
+    "cmpl %%r10d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%%rsp)\n" \
+    "3:\n\t"
+#  define HSAFE__WIN64_TRAMP_FPU \
+    "movl (%rsp), %eax\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %r9d\n\t" \
+    "orl %r9d, %eax\n\t" \
+    "movl %eax, (%rsp)\n\t" \
+    "ldmxcsr (%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%rsp), %eax\n\t" \
+    "cmpl %r10d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__WIN64_FPU_SAVE ""
 #  define HSAFE__WIN64_FPU_LOAD ""
@@ -564,13 +607,16 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
  *   coroutine is still set in its resumer after the yield. Code that changes
  *   it must restore it before it yields or returns, as it must before any
  *   function returns under the ABI. Reason: stmxcsr/fnstcw/ldmxcsr/fldcw
- *   cost about 6.5 ns per round trip on the CI machine (8.7 ns with them,
- *   2.2 ns without), three times the whole switch. libco, minicoro and
+ *   cost several times the whole switch (README.md, performance table:
+ *   diag.switch_ratio.asm_savefpu_vs_asm). libco, minicoro and
  *   corosensei make the same choice.
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new
  *   context starts with its creator's state, and a switch restores the
- *   target's. Both behaviours are tested (tests/test_coro_fpu.c).
+ *   target's. Unlike Boost, the status flags (MXCSR bits 0-5) stay the
+ *   thread's, and the restore is skipped when the control bits already
+ *   match (see HSAFE__X86_FPU_LOAD). Both behaviours are tested
+ *   (tests/test_coro_fpu.c).
  *
  * CET: with -fcf-protection=branch (__CET__ & 1) every landing point starts
  * with endbr64. Shadow stacks (__CET__ & 2) are not switched by this
@@ -590,9 +636,45 @@ typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 #  define HSAFE__X86_ENDBR ""
 #endif
 
+/* HSAFE_ASM_SAVE_FPU: what is kept per context is the control state
+ * (MXCSR bits 6-15: DAZ, exception masks, rounding, FTZ; the x87 control
+ * word), not the six sticky status flags (MXCSR bits 0-5), which stay the
+ * thread's: the switch never changes them, so fetestexcept() after a switch
+ * sees every exception raised on this thread since the last feclearexcept,
+ * in whichever context. Two reasons. The flags are not "state" a context
+ * could rely on (any call may raise them). And restoring them made the
+ * switch slow: a resumer that did one inexact division has MXCSR.PE set
+ * and its coroutine does not, so a full restore changes MXCSR at every
+ * switch, which costs tens of ns on Intel cores (docs/fpu-state.md).
+ * So: the leaving side saves MXCSR and the CW in its slot and leaves the
+ * current ones in ecx and r8d (declared clobbered). The landing side
+ * compares its saved control bits with those and reloads only what
+ * differs: ldmxcsr with its control bits and the current flags (ecx & 0x3f),
+ * fldcw with its saved CW (the CW has no status bits; the x87 status word is
+ * not touched). In the common case (no context changed its mode) neither
+ * ldmxcsr nor fldcw runs; each is a serializing-class instruction that
+ * costs more than the whole rest of the switch. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__X86_FPU_LOAD(off) "ldmxcsr " off "(%%rsp)\n\tfldcw " off "+4(%%rsp)\n\t"
+#  define HSAFE__X86_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%ecx\n\tmovzwl 4(%%rsp), %%r8d\n\t"
+#  define HSAFE__X86_FPU_LOAD(off) \
+    "movl " off "(%%rsp), %%eax\n\t" \
+    "xorl %%ecx, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%ecx, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%ecx\n\t" \
+    "orl %%ecx, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, " off "(%%rsp)\n\t" \
+    "ldmxcsr " off "(%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl " off "+4(%%rsp), %%eax\n\t" \
+    "cmpl %%r8d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw " off "+4(%%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_FPU_SAVE ""
 #  define HSAFE__X86_FPU_LOAD(off) ""
@@ -681,7 +763,25 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
  * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
  * and no -g) none of this is emitted. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
+/* As HSAFE__X86_FPU_LOAD (the switch that entered left the current MXCSR
+ * in ecx and CW in r8d): the creator's control bits, the current flags. */
+#  define HSAFE__X86_TRAMP_FPU \
+    "movl 8(%rsp), %eax\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %ecx\n\t" \
+    "orl %ecx, %eax\n\t" \
+    "movl %eax, 8(%rsp)\n\t" \
+    "ldmxcsr 8(%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 12(%rsp), %eax\n\t" \
+    "cmpl %r8d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 12(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif
@@ -740,12 +840,20 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 64);
-    uint32_t mxcsr;
-    uint16_t cw;
-    __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
     sp[0] = (uint64_t)(uintptr_t)&hsafe__x86_64_trampoline;
     sp[1] = 0;                                        /* rbp */
-    sp[2] = (uint64_t)mxcsr | ((uint64_t)cw << 32);
+#if defined(HSAFE_ASM_SAVE_FPU)
+    {   /* the creator's control state, for the trampoline; without
+         * HSAFE_ASM_SAVE_FPU nothing reads the slot, and stmxcsr alone
+         * costs ~6 ns on AMD Zen 4, a third of a spawn */
+        uint32_t mxcsr;
+        uint16_t cw;
+        __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+        sp[2] = (uint64_t)mxcsr | ((uint64_t)cw << 32);
+    }
+#else
+    sp[2] = 0;
+#endif
     sp[3] = (uint64_t)(uintptr_t)entry;
     sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = sp[6] = sp[7] = 0;
@@ -2235,8 +2343,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: POSIX ucontext (getcontext/makecontext/swapcontext).
  *
  * Portable and slow: glibc's swapcontext makes an rt_sigprocmask system call
- * on every switch (measured here: 321 ns per round trip, against 2.2 ns
- * for the asm backend and 9.7 ns for fcontext). Use it for debugging, for
+ * on every switch (switch_rt_ns.ucontext against .asm and .fcontext in the
+ * performance table of README.md). Use it for debugging, for
  * targets without an asm backend, and under tools that understand
  * swapcontext. Included by hsafe.h when HSAFE__BACKEND_UCONTEXT is chosen.
  *
@@ -2355,20 +2463,28 @@ extern "C" {
 
 /* ---- Errors ---------------------------------------------------------- */
 
+/* The one table of error codes: name, value, and the sentence
+ * hsafe_strerror() returns. The enum below is made from it. */
+#define HSAFE__ERRORS(X)                                                               \
+    X(HSAFE_OK,          0, "success")                                                \
+    X(HSAFE_EINVAL,     -1, "invalid argument (NULL, zero, too small or too large)")  \
+    X(HSAFE_ENOMEM,     -2, "out of memory: the system refused a mapping")            \
+    X(HSAFE_ESTATE,     -3, "object is in the wrong state for this call (resuming "   \
+                            "a running coroutine, releasing a stack twice)")          \
+    X(HSAFE_EFINISHED,  -4, "coroutine has already finished")                         \
+    X(HSAFE_EBUSY,      -5, "pool exhausted: every stack is handed out and the "      \
+                            "capacity is reached")                                    \
+    X(HSAFE_EOWNER,     -6, "stack belongs to another pool")                          \
+    X(HSAFE_EINUSE,     -7, "pool still has stacks handed out")                       \
+    X(HSAFE_EPANIC,     -8, "run ended with hsafe_panic()")                           \
+    X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
+    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")
+
 enum hsafe_error {
-    HSAFE_OK        =   0,  /* success */
-    HSAFE_EINVAL    =  -1,  /* an argument is NULL, zero, too small or too large */
-    HSAFE_ENOMEM    =  -2,  /* the system refused memory (mmap, mprotect) */
-    HSAFE_ESTATE    =  -3,  /* the object is not in a state that allows the call
-                               (resuming a running coroutine, releasing a stack
-                               twice) */
-    HSAFE_EFINISHED =  -4,  /* the coroutine has already finished */
-    HSAFE_EBUSY     =  -5,  /* the pool has no free stack and is at capacity */
-    HSAFE_EOWNER    =  -6,  /* the stack belongs to another pool */
-    HSAFE_EINUSE    =  -7,  /* the pool still has stacks handed out */
-    HSAFE_EPANIC    =  -8,  /* the run ended with hsafe_panic() */
-    HSAFE_ELOCK     =  -9,  /* mlock failed (see RLIMIT_MEMLOCK, ulimit -l) */
-    HSAFE_ENOTSUP   = -10   /* not supported on this platform or build */
+#define HSAFE__ERROR_ENUM(name, value, text) name = (value),
+    HSAFE__ERRORS(HSAFE__ERROR_ENUM)
+#undef HSAFE__ERROR_ENUM
+    HSAFE__ERROR_END_ = 1       /* not an error: ends the list */
 };
 
 /* A static English sentence for an error code (or a status >= 0). Never NULL. */
@@ -2377,7 +2493,8 @@ HSAFE_API const char *hsafe_strerror(int err);
 /* What was selected at compile time and detected at run time, e.g.
  * "hsafe 0.1.0 backend=asm/x86_64-sysv cpu=x86_64 regs=gpr,zmm0-31,k0-7,x87
  *  wipe=explicit_bzero asan=off tsan=off valgrind=on guard=madv_guard".
- * The string is static; tests print it first. */
+ * The string is static; tests print it first. Each field and its values:
+ * docs/guide.md, "The configuration string". */
 HSAFE_API const char *hsafe_config_string(void);
 
 /* ---- Coroutines ------------------------------------------------------ */
@@ -2444,7 +2561,8 @@ static inline void *hsafe_coro_user(const hsafe_coro *co) { return co ? co->user
 
 /* Resume a suspended coroutine with value `in`; returns when it yields
  * (HSAFE_CORO_SUSPENDED, *out = the yielded value) or returns from its
- * function (HSAFE_CORO_FINISHED, *out = its return value). out may be NULL.
+ * function (HSAFE_CORO_FINISHED, *out = its return value). out may be NULL;
+ * on an error *out is set to 0.
  * Errors: HSAFE_EINVAL (NULL co, or never initialised); HSAFE_EFINISHED
  * (already finished); HSAFE_ESTATE (running: it is the caller, or one of
  * the caller's resumers). */
@@ -2494,6 +2612,13 @@ typedef struct hsafe_pool_config {
 
 typedef struct hsafe_pool hsafe_pool;
 
+/* Where a stack of a pool is in its life (hsafe_stack.state). */
+enum hsafe__stack_state {
+    HSAFE__STACK_UNMAPPED = 0,      /* slot not created yet */
+    HSAFE__STACK_FREE     = 1,      /* in the pool, all zero */
+    HSAFE__STACK_LENT     = 2       /* handed out by hsafe_pool_acquire */
+};
+
 /* One stack of a pool. Fields are private; use the accessors below. */
 typedef struct hsafe_stack {
     unsigned char *lo;              /* lowest usable byte */
@@ -2502,7 +2627,7 @@ typedef struct hsafe_stack {
     size_t last_used;               /* the same, for the last release */
     hsafe_pool *pool;
     struct hsafe_stack *next_free;
-    unsigned state;                 /* 0 never mapped, 1 free, 2 handed out */
+    unsigned state;                 /* enum hsafe__stack_state */
     unsigned vg_id;
     unsigned zero_streak;           /* releases in a row with trimmable zero pages */
 } hsafe_stack;
@@ -2517,9 +2642,11 @@ struct hsafe_pool {
     hsafe_stack *free_list;
     unsigned char *memory;          /* caller memory, or NULL */
     size_t memory_size;
-    int guard_kind;                 /* 0 none, 1 madvise guard, 2 mprotect */
+    int guard_kind;                 /* the OS layer's HSAFE__GUARD_* */
     int residency;                  /* how release finds the used part */
     int pagemap_fd;
+    uintptr_t span_lo, span_hi;     /* all its mappings lie in here (for the
+                                       fault handler's registry) */
 };
 
 /* Statistics; see hsafe_pool_stats(). */
@@ -2684,8 +2811,10 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
 #if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED))
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
+        if (out) *out = 0;
         return hsafe__coro_resume_error(co);
+    }
     co->status = HSAFE_CORO_RUNNING;
 #if defined(HSAFE__TSAN)
     co->tsan_caller = __tsan_get_current_fiber();
@@ -2744,7 +2873,10 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 
 #if defined(__GLIBC__) && !defined(__USE_GNU)
 #  error "hsafe: the implementation needs GNU declarations: #define HSAFE_IMPLEMENTATION and include hsafe.h before any system header in that file, or compile it with -D_GNU_SOURCE"
+/* Nothing below would compile: stop here, so this is the only error. */
+#  define HSAFE__IMPLEMENTATION_STOP 1
 #endif
+#if !defined(HSAFE__IMPLEMENTATION_STOP)
 
 /* CPU support: register clearing after a run. */
 #if defined(__x86_64__)
@@ -2803,9 +2935,9 @@ static const char *hsafe__cpu_regs_desc(void)
 }
 
 /* Length of the all-zero prefix of [p, p+n), rounded down to 256 bytes:
- * with AVX2, eight 32-byte loads ORed per step (300 ns for 64 KiB here,
- * 0.77x the time of memset; four loads per step took 350 ns, the portable
- * 16-byte loop 1.6x memset). Every release scans through this. */
+ * with AVX2, eight 32-byte loads ORed per step (faster than memset writes;
+ * four loads per step were slower, the portable 16-byte loop slower than
+ * memset: diag.scan_gbps.zero_prefix). Every release scans through this. */
 #define HSAFE__CPU_HAS_ZERO_PREFIX 1
 typedef long long hsafe__i64x4 __attribute__((vector_size(32), aligned(1)));
 /* written out twice rather than held in a named local: mingw-w64 gcc 12
@@ -3759,7 +3891,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
  * must before any function returns under the ABI. With HSAFE_ASM_SAVE_FPU
  * defined (same in every translation unit) each context keeps its own
  * control state: a new context starts with the state of the thread that
- * called hsafe__ctx_make, and a switch restores the target's. Both are
+ * called hsafe__ctx_make, and a switch restores the target's (only when it
+ * differs; the MXCSR status flags stay the thread's). Both are
  * tested (tests/test_coro_fpu.c, tests/test_win64.c).
  *
  * Not supported: CET shadow stacks (a process built /CETCOMPAT would fault on
@@ -3774,10 +3907,52 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 
+/* HSAFE_ASM_SAVE_FPU keeps the control state per context (MXCSR bits
+ * 6-15, the x87 CW), not the sticky status flags (MXCSR bits 0-5), which
+ * stay the thread's: the switch never changes them. The leaving side saves
+ * MXCSR and the CW in its slot and leaves the current ones in r9d and r10d
+ * (declared clobbered); the landing side (switch or trampoline) reloads
+ * only what differs: ldmxcsr with its saved control bits and the current
+ * flags, fldcw with its saved CW. Usually neither runs. Reasons, and the
+ * cost of a full restore: asm_x86_64_sysv.h, docs/fpu-state.md. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__WIN64_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_FPU_LOAD "ldmxcsr (%%rsp)\n\tfldcw 4(%%rsp)\n\t"
-#  define HSAFE__WIN64_TRAMP_FPU "ldmxcsr (%rsp)\n\tfldcw 4(%rsp)\n\t"
+#  define HSAFE__WIN64_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%r9d\n\tmovzwl 4(%%rsp), %%r10d\n\t"
+#  define HSAFE__WIN64_FPU_LOAD \
+    "movl (%%rsp), %%eax\n\t" \
+    "xorl %%r9d, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%r9d, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%r9d\n\t" \
+    "orl %%r9d, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, (%%rsp)\n\t" \
+    "ldmxcsr (%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%%rsp), %%eax\n\t" \
+    "cmpl %%r10d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%%rsp)\n" \
+    "3:\n\t"
+#  define HSAFE__WIN64_TRAMP_FPU \
+    "movl (%rsp), %eax\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %r9d, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %r9d\n\t" \
+    "orl %r9d, %eax\n\t" \
+    "movl %eax, (%rsp)\n\t" \
+    "ldmxcsr (%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 4(%rsp), %eax\n\t" \
+    "cmpl %r10d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 4(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__WIN64_FPU_SAVE ""
 #  define HSAFE__WIN64_FPU_LOAD ""
@@ -4005,13 +4180,16 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
  *   coroutine is still set in its resumer after the yield. Code that changes
  *   it must restore it before it yields or returns, as it must before any
  *   function returns under the ABI. Reason: stmxcsr/fnstcw/ldmxcsr/fldcw
- *   cost about 6.5 ns per round trip on the CI machine (8.7 ns with them,
- *   2.2 ns without), three times the whole switch. libco, minicoro and
+ *   cost several times the whole switch (README.md, performance table:
+ *   diag.switch_ratio.asm_savefpu_vs_asm). libco, minicoro and
  *   corosensei make the same choice.
  *   With HSAFE_ASM_SAVE_FPU defined (same in every translation unit) each
  *   context keeps its own control state, as Boost.Context does: a new
  *   context starts with its creator's state, and a switch restores the
- *   target's. Both behaviours are tested (tests/test_coro_fpu.c).
+ *   target's. Unlike Boost, the status flags (MXCSR bits 0-5) stay the
+ *   thread's, and the restore is skipped when the control bits already
+ *   match (see HSAFE__X86_FPU_LOAD). Both behaviours are tested
+ *   (tests/test_coro_fpu.c).
  *
  * CET: with -fcf-protection=branch (__CET__ & 1) every landing point starts
  * with endbr64. Shadow stacks (__CET__ & 2) are not switched by this
@@ -4031,9 +4209,45 @@ typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 #  define HSAFE__X86_ENDBR ""
 #endif
 
+/* HSAFE_ASM_SAVE_FPU: what is kept per context is the control state
+ * (MXCSR bits 6-15: DAZ, exception masks, rounding, FTZ; the x87 control
+ * word), not the six sticky status flags (MXCSR bits 0-5), which stay the
+ * thread's: the switch never changes them, so fetestexcept() after a switch
+ * sees every exception raised on this thread since the last feclearexcept,
+ * in whichever context. Two reasons. The flags are not "state" a context
+ * could rely on (any call may raise them). And restoring them made the
+ * switch slow: a resumer that did one inexact division has MXCSR.PE set
+ * and its coroutine does not, so a full restore changes MXCSR at every
+ * switch, which costs tens of ns on Intel cores (docs/fpu-state.md).
+ * So: the leaving side saves MXCSR and the CW in its slot and leaves the
+ * current ones in ecx and r8d (declared clobbered). The landing side
+ * compares its saved control bits with those and reloads only what
+ * differs: ldmxcsr with its control bits and the current flags (ecx & 0x3f),
+ * fldcw with its saved CW (the CW has no status bits; the x87 status word is
+ * not touched). In the common case (no context changed its mode) neither
+ * ldmxcsr nor fldcw runs; each is a serializing-class instruction that
+ * costs more than the whole rest of the switch. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_FPU_SAVE "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t"
-#  define HSAFE__X86_FPU_LOAD(off) "ldmxcsr " off "(%%rsp)\n\tfldcw " off "+4(%%rsp)\n\t"
+#  define HSAFE__X86_FPU_SAVE \
+    "stmxcsr (%%rsp)\n\tfnstcw 4(%%rsp)\n\t" \
+    "movl (%%rsp), %%ecx\n\tmovzwl 4(%%rsp), %%r8d\n\t"
+#  define HSAFE__X86_FPU_LOAD(off) \
+    "movl " off "(%%rsp), %%eax\n\t" \
+    "xorl %%ecx, %%eax\n\t" \
+    "testl $0xffffffc0, %%eax\n\t"   /* control bits differ?           */ \
+    "jz 2f\n\t" \
+    "xorl %%ecx, %%eax\n\t"          /* saved MXCSR again               */ \
+    "andl $0xffffffc0, %%eax\n\t" \
+    "andl $0x3f, %%ecx\n\t" \
+    "orl %%ecx, %%eax\n\t"           /* saved control | current flags   */ \
+    "movl %%eax, " off "(%%rsp)\n\t" \
+    "ldmxcsr " off "(%%rsp)\n" \
+    "2:\n\t" \
+    "movzwl " off "+4(%%rsp), %%eax\n\t" \
+    "cmpl %%r8d, %%eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw " off "+4(%%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_FPU_SAVE ""
 #  define HSAFE__X86_FPU_LOAD(off) ""
@@ -4122,7 +4336,25 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
  * past the switch. Without CFI directives (-fno-asynchronous-unwind-tables
  * and no -g) none of this is emitted. */
 #if defined(HSAFE_ASM_SAVE_FPU)
-#  define HSAFE__X86_TRAMP_FPU "ldmxcsr 8(%rsp)\n\tfldcw 12(%rsp)\n\t"
+/* As HSAFE__X86_FPU_LOAD (the switch that entered left the current MXCSR
+ * in ecx and CW in r8d): the creator's control bits, the current flags. */
+#  define HSAFE__X86_TRAMP_FPU \
+    "movl 8(%rsp), %eax\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "testl $0xffffffc0, %eax\n\t" \
+    "jz 2f\n\t" \
+    "xorl %ecx, %eax\n\t" \
+    "andl $0xffffffc0, %eax\n\t" \
+    "andl $0x3f, %ecx\n\t" \
+    "orl %ecx, %eax\n\t" \
+    "movl %eax, 8(%rsp)\n\t" \
+    "ldmxcsr 8(%rsp)\n" \
+    "2:\n\t" \
+    "movzwl 12(%rsp), %eax\n\t" \
+    "cmpl %r8d, %eax\n\t" \
+    "je 3f\n\t" \
+    "fldcw 12(%rsp)\n" \
+    "3:\n\t"
 #else
 #  define HSAFE__X86_TRAMP_FPU ""
 #endif
@@ -4181,12 +4413,20 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 64);
-    uint32_t mxcsr;
-    uint16_t cw;
-    __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
     sp[0] = (uint64_t)(uintptr_t)&hsafe__x86_64_trampoline;
     sp[1] = 0;                                        /* rbp */
-    sp[2] = (uint64_t)mxcsr | ((uint64_t)cw << 32);
+#if defined(HSAFE_ASM_SAVE_FPU)
+    {   /* the creator's control state, for the trampoline; without
+         * HSAFE_ASM_SAVE_FPU nothing reads the slot, and stmxcsr alone
+         * costs ~6 ns on AMD Zen 4, a third of a spawn */
+        uint32_t mxcsr;
+        uint16_t cw;
+        __asm__ __volatile__("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+        sp[2] = (uint64_t)mxcsr | ((uint64_t)cw << 32);
+    }
+#else
+    sp[2] = 0;
+#endif
     sp[3] = (uint64_t)(uintptr_t)entry;
     sp[4] = (uint64_t)(uintptr_t)arg;
     sp[5] = sp[6] = sp[7] = 0;
@@ -5676,8 +5916,8 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: POSIX ucontext (getcontext/makecontext/swapcontext).
  *
  * Portable and slow: glibc's swapcontext makes an rt_sigprocmask system call
- * on every switch (measured here: 321 ns per round trip, against 2.2 ns
- * for the asm backend and 9.7 ns for fcontext). Use it for debugging, for
+ * on every switch (switch_rt_ns.ucontext against .asm and .fcontext in the
+ * performance table of README.md). Use it for debugging, for
  * targets without an asm backend, and under tools that understand
  * swapcontext. Included by hsafe.h when HSAFE__BACKEND_UCONTEXT is chosen.
  *
@@ -5789,21 +6029,13 @@ void __tsan_destroy_fiber(void *fiber);
 HSAFE_API const char *hsafe_strerror(int err)
 {
     switch (err) {
-    case HSAFE_OK:        return "success";
+#define HSAFE__ERROR_CASE(name, value, text) case (value): return text;
+    HSAFE__ERRORS(HSAFE__ERROR_CASE)
+#undef HSAFE__ERROR_CASE
     case HSAFE_CORO_SUSPENDED: return "coroutine suspended";
     case HSAFE_CORO_RUNNING:   return "coroutine running";
     case HSAFE_CORO_FINISHED:  return "coroutine finished";
-    case HSAFE_EINVAL:    return "invalid argument (NULL, zero, too small or too large)";
-    case HSAFE_ENOMEM:    return "out of memory: the system refused a mapping";
-    case HSAFE_ESTATE:    return "object is in the wrong state for this call";
-    case HSAFE_EFINISHED: return "coroutine has already finished";
-    case HSAFE_EBUSY:     return "pool exhausted: every stack is handed out and the capacity is reached";
-    case HSAFE_EOWNER:    return "stack belongs to another pool";
-    case HSAFE_EINUSE:    return "pool still has stacks handed out";
-    case HSAFE_EPANIC:    return "run ended with hsafe_panic()";
-    case HSAFE_ELOCK:     return "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)";
-    case HSAFE_ENOTSUP:   return "not supported on this platform or build";
-    default:              return "unknown hsafe error code";
+    default:                   return "unknown hsafe error code";
     }
 }
 
@@ -5828,8 +6060,8 @@ HSAFE_API void hsafe__misuse(const char *what)
 
 #if defined(HSAFE_WIPE_VOLATILE)
 #  define HSAFE__WIPE_NAME "volatile"
-/* 16-byte volatile vector stores, four per iteration (about 0.6x memset;
- * a volatile byte loop would be 0.02x), then a word/byte tail. */
+/* 16-byte volatile vector stores, four per iteration (wipe_ratio.volatile
+ * in README.md; a volatile byte loop is far slower), then a word/byte tail. */
 typedef uint64_t hsafe__v16 __attribute__((vector_size(16), aligned(1)));
 static void hsafe__wipe_impl(void *p, size_t n)
 {
@@ -5892,7 +6124,28 @@ static size_t hsafe__zero_prefix_portable(const unsigned char *p, size_t n)
  * before wiping (see >>hsafe:impl:pool). */
 #define HSAFE__RESIDENCY_MIN ((size_t)256 * 1024)
 
-static void hsafe__run_on_abort(void);
+/* What the OS layer needs from the core, as plain data and hooks the core
+ * hands it (hsafe__os_thread_prepare); the OS layer never reads a pool. */
+enum hsafe__overflow_kind {
+    HSAFE__OVF_NONE = 0,
+    HSAFE__OVF_GUARD,               /* the fault is in the stack's guard */
+    HSAFE__OVF_BELOW,               /* at most HSAFE__OVF_NEAR below the guard */
+    HSAFE__OVF_NO_FRAME             /* the kernel could not fit a signal frame */
+};
+typedef struct hsafe__overflow {
+    uintptr_t lo, size;             /* the stack that overflowed */
+    int kind;                       /* enum hsafe__overflow_kind */
+    const char *what;               /* "a sanitized run", "a coroutine" */
+} hsafe__overflow;
+typedef struct hsafe__os_hooks {
+    /* SIGABRT (or the CRT's abort): ends the current run if it catches
+     * aborts, and then does not return. */
+    void (*on_abort)(void);
+    /* A fault at addr, the interrupted stack pointer sp (0: unknown);
+     * forced: the kernel's own SIGSEGV for a signal frame that did not fit.
+     * Async-signal-safe. Returns the kind, with the stack in *out. */
+    int (*find_overflow)(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out);
+} hsafe__os_hooks;
 
 /* OS services: mapping stacks, guards, residency, signals. */
 #if defined(_WIN32)
@@ -6190,11 +6443,14 @@ static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved) { (void)sa
  * the aborting code's stack, so leaving it by a stack switch leaves its
  * frame (and raise's and abort's) in the run, to be wiped with it. */
 typedef void (*hsafe__os_sig_fn)(int);
+/* The core's hooks (set by the first hsafe__os_thread_prepare). */
+static hsafe__os_hooks hsafe__os_hooks_now;
+
 static hsafe__os_sig_fn hsafe__os_old_abrt;   /* the handler we replaced */
 
 static void hsafe__os_on_abort(int sig)
 {
-    hsafe__run_on_abort();       /* does not return if the run catches it */
+    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();   /* does not return if the run catches it */
     if (hsafe__os_old_abrt && hsafe__os_old_abrt != SIG_DFL && hsafe__os_old_abrt != SIG_IGN)
         hsafe__os_old_abrt(sig);
 }
@@ -6209,25 +6465,6 @@ static void hsafe__os_catch_abort(hsafe__os_sigmask *saved)
 }
 
 /* ---- the overflow diagnostic ------------------------------------------- */
-
-/* The stack the current thread is running a sanitized run on, for the
- * handler: usable [lo, lo + size), guard region [lo - below, lo). */
-typedef struct hsafe__os_active {
-    uintptr_t lo, size, below;
-    struct hsafe__os_active *prev;
-} hsafe__os_active;
-static __thread hsafe__os_active *hsafe__os_active_now;
-
-static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
-{
-    a->lo = (uintptr_t)s->lo;
-    a->size = s->size;
-    a->below = (s->pool && !s->pool->memory) ? hsafe__os_below(s->pool) : 0;
-    a->prev = hsafe__os_active_now;
-    hsafe__os_active_now = a;
-}
-
-static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
 
 /* Windows runs exception handlers on the faulting stack: there is no
  * alternate signal stack to check after a run. */
@@ -6257,35 +6494,35 @@ static void hsafe__os_putu(uintptr_t v, int hex)
 
 static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
 {
-    hsafe__os_active *a = hsafe__os_active_now;
     const EXCEPTION_RECORD *er = ep->ExceptionRecord;
     DWORD code = er->ExceptionCode;
-    uintptr_t addr;
-    if (!a || (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
-               code != EXCEPTION_GUARD_PAGE))
+    uintptr_t sp = (uintptr_t)ep->ContextRecord->Rsp, addr;
+    hsafe__overflow o;
+    if (!hsafe__os_hooks_now.find_overflow ||
+        (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
+         code != EXCEPTION_GUARD_PAGE))
         return EXCEPTION_CONTINUE_SEARCH;
-    if (er->NumberParameters >= 2) {
-        addr = (uintptr_t)er->ExceptionInformation[1];
-    } else {   /* a stack overflow may come without the address */
-        addr = (uintptr_t)ep->ContextRecord->Rsp;
-        if (addr >= a->lo && addr < a->lo + 4096) addr = a->lo - 1;
-    }
-    /* a fault in the guard region, or within 64 KiB below it (a frame
-     * larger than the guard can jump over it) */
-    if (addr < a->lo && addr + a->below + 65536 >= a->lo) {
-        hsafe__os_puts("hsafe: stack overflow in a sanitized run: the ");
-        hsafe__os_putu(a->size, 0);
-        hsafe__os_puts("-byte stack at ");
-        hsafe__os_putu(a->lo, 1);
-        hsafe__os_puts(addr >= a->lo - a->below ? " hit its guard page at " : " was overrun below its guard, at ");
-        hsafe__os_putu(addr, 1);
-        hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
-        /* As on POSIX the process ends here, with the exception code as
-         * its exit status (what Windows reports for an unhandled overflow),
-         * but without unhandled-exception filters or a debugger: they would
-         * run in what is left of the guard region. */
-        TerminateProcess(GetCurrentProcess(), (UINT)code);
-    }
+    /* a stack overflow may come without the address: the stack pointer
+     * stands for it, and within a page above the bottom it means the next
+     * touch would hit the guard */
+    addr = er->NumberParameters >= 2 ? (uintptr_t)er->ExceptionInformation[1] : sp;
+    if (hsafe__os_hooks_now.find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
+        (addr == sp || hsafe__os_hooks_now.find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
+        return EXCEPTION_CONTINUE_SEARCH;
+    hsafe__os_puts("hsafe: stack overflow in ");
+    hsafe__os_puts(o.what);
+    hsafe__os_puts(": the ");
+    hsafe__os_putu(o.size, 0);
+    hsafe__os_puts("-byte stack at ");
+    hsafe__os_putu(o.lo, 1);
+    hsafe__os_puts(o.kind == HSAFE__OVF_GUARD ? " hit its guard page at " : " was overrun below its guard, at ");
+    hsafe__os_putu(addr, 1);
+    hsafe__os_puts(" (use a larger hsafe_pool_config.stack_size)\n");
+    /* As on POSIX the process ends here, with the exception code as its
+     * exit status (what Windows reports for an unhandled overflow), but
+     * without unhandled-exception filters or a debugger: they would run in
+     * what is left of the guard region. */
+    TerminateProcess(GetCurrentProcess(), (UINT)code);
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
@@ -6298,9 +6535,10 @@ static BOOL CALLBACK hsafe__os_install_handler(PINIT_ONCE once, PVOID param, PVO
 
 /* Once per process: the exception handler. Nothing per thread: Windows
  * runs the handler on the faulting stack, in its guard region. */
-static void hsafe__os_thread_prepare(void)
+static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
 {
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 
@@ -6343,14 +6581,14 @@ static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
  * Implementation part only; included by hsafe.h inside the implementation.
  *
  * Provides:
- *   page size; anonymous mappings; one stack = [guard page][stack] in one
+ *   page size; anonymous mappings; one stack = [guard region][stack] in one
  *   mapping, the guard installed with MADV_GUARD_INSTALL (Linux 6.13+, no
  *   extra kernel mapping per stack) or else mprotect(PROT_NONE) (two
  *   mappings per stack: vm.max_map_count, 65530 by default, then stops a
  *   process at about 32.7k guarded stacks);
  *   mlock (MLOCK_ONFAULT where available) and MADV_DONTDUMP;
- *   residency: the lowest page of a stack that was ever touched, from
- *   /proc/self/pagemap (present or swapped) or, for mlocked stacks, mincore;
+ *   residency: the spans of a stack that were ever touched, from the
+ *   PAGEMAP_SCAN ioctl, /proc/self/pagemap entries or (mlocked) mincore;
  *   the overflow diagnostic: a SIGSEGV/SIGBUS handler on an alternate
  *   signal stack that recognises a fault just below the running stack;
  *   signal blocking for HSAFE_RUN_BLOCK_SIGNALS; the thread's stack bounds.
@@ -6512,7 +6750,7 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
  * byte offsets. Three ways, best first, each verified before use:
  *   PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+): the kernel
  *     returns the touched spans directly; its cost does not grow with the
- *     number of touched pages (the pread below costs ~28 ns per page);
+ *     number of touched pages (the pread below reads an entry per page);
  *   pread of /proc/self/pagemap entries: present or swapped bits;
  *   mincore, only for mlocked pools (it cannot see swapped pages).
  * Pages that only map the shared zero page (read, never written) count as
@@ -6688,6 +6926,9 @@ static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
     pthread_sigmask(SIG_BLOCK, &all, saved);
 }
 
+/* The core's hooks (set by the first hsafe__os_thread_prepare). */
+static hsafe__os_hooks hsafe__os_hooks_now;
+
 static struct sigaction hsafe__os_old_abrt;
 
 /* SIGABRT: let the run layer end the current run if it catches aborts;
@@ -6695,7 +6936,7 @@ static struct sigaction hsafe__os_old_abrt;
  * SA_ONSTACK), so leaving it by a stack switch leaves its frame in the run. */
 static void hsafe__os_on_abort(int sig, siginfo_t *si, void *uc)
 {
-    hsafe__run_on_abort();
+    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();
     if (hsafe__os_old_abrt.sa_flags & SA_SIGINFO) {
         if (hsafe__os_old_abrt.sa_sigaction) hsafe__os_old_abrt.sa_sigaction(sig, si, uc);
     } else if (hsafe__os_old_abrt.sa_handler != SIG_DFL && hsafe__os_old_abrt.sa_handler != SIG_IGN) {
@@ -6728,38 +6969,14 @@ static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved)
     pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
-/* The stack the current thread is running a sanitized run on, for the
- * overflow handler: [lo - guard, lo + size). Set by hsafe__os_enter_stack. */
-typedef struct hsafe__os_active {
-    uintptr_t lo, size, guard;
-    struct hsafe__os_active *prev;
-} hsafe__os_active;
-static __thread hsafe__os_active *hsafe__os_active_now;
-
-static void hsafe__os_enter_stack(hsafe__os_active *a, const hsafe_stack *s)
-{
-    a->lo = (uintptr_t)s->lo;
-    a->size = s->size;
-    a->guard = s->pool ? s->pool->guard_size : 0;
-    a->prev = hsafe__os_active_now;
-    hsafe__os_active_now = a;
-}
-
-static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = a->prev; }
-
 /* ---- the overflow diagnostic ------------------------------------------ */
 /* SIGSEGV and SIGBUS go to hsafe__os_on_fault, which runs on the thread's
- * alternate signal stack. It speaks only for an overflow of a stack that a
- * sanitized run of this thread is using (the hsafe__os_active list):
- *   - a fault in the stack's guard region ("hit its guard page");
- *   - a fault, or an interrupted stack pointer, at most HSAFE__OS_NEAR
- *     below the guard ("overrun below its guard": a frame larger than the
- *     guard jumped it);
- *   - the kernel's own SIGSEGV (si_code SI_KERNEL) while the interrupted
- *     stack pointer is in the guard or within HSAFE__OS_FRAME_ROOM of the
- *     stack's bottom: a signal arrived and its frame did not fit ("had no
- *     room for a signal frame"); without this the signal would be lost.
- * It then writes one complete line to stderr and the process dies by the
+ * alternate signal stack. It speaks only for an overflow of one of hsafe's
+ * stacks, which the core's find_overflow hook recognises from the fault
+ * address and the interrupted stack pointer (read by the CPU file):
+ * running into a guard, jumping it, or (si_code SI_KERNEL, "forced") the
+ * kernel's own SIGSEGV when a signal frame did not fit, a signal that
+ * would otherwise be lost. It then writes one complete line to stderr and the process dies by the
  * signal, as it would have without hsafe. Everything else is passed on as
  * if hsafe were not there: to the handler installed before hsafe's (with
  * its signal mask), or else the default action, so that raise(SIGSEGV),
@@ -6770,9 +6987,6 @@ static void hsafe__os_leave_stack(hsafe__os_active *a) { hsafe__os_active_now = 
  * pthread_sigmask, pthread_kill, pthread_self and errno, all bound once
  * before it is installed (hsafe__os_bind_now), so the lazy-binding resolver
  * never runs on a nearly full stack; it formats the message itself. */
-
-#define HSAFE__OS_NEAR ((uintptr_t)64 * 1024)
-#define HSAFE__OS_FRAME_ROOM ((uintptr_t)32 * 1024)
 
 static struct sigaction hsafe__os_old_segv, hsafe__os_old_bus;
 
@@ -6805,37 +7019,23 @@ static void hsafe__os_line_write(const hsafe__os_line *l)
     }
 }
 
-/* Which overflow of stack a this is: 0 none, 1 guard, 2 below the guard,
- * 3 no room for a signal frame. sp is the interrupted stack pointer (0:
- * unknown). */
-static int hsafe__os_overflow_kind(const hsafe__os_active *a, const siginfo_t *si, uintptr_t sp)
-{
-    uintptr_t addr = (uintptr_t)si->si_addr, glo = a->lo - a->guard;
-    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OS_NEAR;
-    if (si->si_code <= 0) return 0;                 /* sent by kill/raise/sigqueue */
-#if defined(SI_KERNEL)
-    if (si->si_code == SI_KERNEL)
-        return sp && ((sp >= glo && sp - glo < a->guard + HSAFE__OS_FRAME_ROOM) || sp_below) ? 3 : 0;
-#endif
-    if (addr >= glo && addr < a->lo && a->guard) return 1;
-    if ((addr < glo && glo - addr <= HSAFE__OS_NEAR) || sp_below) return 2;
-    return 0;
-}
-
-static void hsafe__os_report(const hsafe__os_active *a, int kind, uintptr_t addr, uintptr_t sp)
+static void hsafe__os_report(const hsafe__overflow *o, uintptr_t addr, uintptr_t sp)
 {
     hsafe__os_line l;
     l.n = 0;
-    hsafe__os_line_s(&l, "hsafe: stack overflow in a sanitized run: the ");
-    hsafe__os_line_u(&l, a->size, 0);
+    hsafe__os_line_s(&l, "hsafe: stack overflow in ");
+    hsafe__os_line_s(&l, o->what);
+    hsafe__os_line_s(&l, ": the ");
+    hsafe__os_line_u(&l, o->size, 0);
     hsafe__os_line_s(&l, "-byte stack at ");
-    hsafe__os_line_u(&l, a->lo, 1);
-    if (kind == 3) {
+    hsafe__os_line_u(&l, o->lo, 1);
+    if (o->kind == HSAFE__OVF_NO_FRAME) {
         hsafe__os_line_s(&l, " had no room left for a signal frame (stack pointer ");
         hsafe__os_line_u(&l, sp, 1);
         hsafe__os_line_s(&l, ")");
     } else {
-        hsafe__os_line_s(&l, kind == 1 ? " hit its guard page at " : " was overrun below its guard, at ");
+        hsafe__os_line_s(&l, o->kind == HSAFE__OVF_GUARD ? " hit its guard page at "
+                                                         : " was overrun below its guard, at ");
         hsafe__os_line_u(&l, addr, 1);
     }
     hsafe__os_line_s(&l, " (use a larger hsafe_pool_config.stack_size)\n");
@@ -6886,15 +7086,15 @@ static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
 
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
-    const hsafe__os_active *a;
-    uintptr_t sp = hsafe__cpu_signal_sp(uc);
-    int saved_errno = errno, kind = 0;
-    for (a = hsafe__os_active_now; a; a = a->prev) {
-        kind = hsafe__os_overflow_kind(a, si, sp);
-        if (kind) break;
-    }
-    if (kind) {
-        hsafe__os_report(a, kind, (uintptr_t)si->si_addr, sp);
+    hsafe__overflow o;
+    uintptr_t sp = hsafe__cpu_signal_sp(uc), addr = (uintptr_t)si->si_addr;
+    int saved_errno = errno, forced = 0;
+#if defined(SI_KERNEL)
+    forced = si->si_code == SI_KERNEL;
+#endif
+    if (si->si_code > 0 && hsafe__os_hooks_now.find_overflow &&   /* not sent by kill/raise */
+        hsafe__os_hooks_now.find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
+        hsafe__os_report(&o, addr, sp);
         hsafe__os_die_by(sig, si);
     } else {
         hsafe__os_pass_on(sig, si, uc);
@@ -6988,16 +7188,17 @@ static void hsafe__os_install_handler(void)
     pthread_key_create(&hsafe__os_altstack_key, hsafe__os_altstack_free);
 }
 
-/* Once per process: the fault handler. Once per thread: the guarded
- * alternate signal stack (freed at thread exit) unless the thread has one. */
-static void hsafe__os_thread_prepare(void)
+/* Once per process: the core's hooks and the fault handler. Once per
+ * thread: the guarded alternate signal stack (freed at thread exit) unless
+ * the thread has one. */
+static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     static __thread int ready;
     stack_t cur;
     if (ready) return;
+    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;   /* one core per copy */
     pthread_once(&once, hsafe__os_install_handler);
-    hsafe__os_active_now = NULL;            /* allocates this thread's TLS now */
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
         size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();
         int kind = hsafe__os_probe_guard();
@@ -7171,12 +7372,18 @@ static void hsafe__coro_main(uintptr_t first, void *arg)
     hsafe__coro_exit(co, r);
 }
 
+static hsafe_coro hsafe__coro_zero;      /* never written: all zero */
+
 HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user)
 {
     if (!co || !stack || !fn || stack_size < HSAFE_CORO_MIN_STACK ||
         stack_size > UINTPTR_MAX - (uintptr_t)stack) return HSAFE_EINVAL;
-    memset(co, 0, sizeof *co);
+    /* Every other field zero: a copy of a zero object rather than
+     * memset(co, 0, sizeof *co), which gcc -O2 (x86_64) turns into rep
+     * stosq, whose start-up cost made gcc's spawn ~15% slower than clang's
+     * (clang stores xmm zeros; for the copy gcc uses xmm moves too). */
+    *co = hsafe__coro_zero;
     co->fn = fn;
     co->user = user;
     co->stack_lo = (unsigned char *)stack;
@@ -7267,9 +7474,9 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  *   - Smaller stacks skip the system call (it costs more than scanning
  *     them), and so do platforms without residency information.
  * The scan also yields the high-water mark, for free.
- * Measured (make bench, 1 KiB runs): 1 MiB stacks 0.14x the time of a full
- * wipe (the kernel query is ~0.9 us of the ~0.9 us); 64 KiB stacks 0.96x
- * (the AVX2 scan reads at ~180 GB/s where memset writes at ~168 GB/s).
+ * Measured (make bench, 1 KiB runs): run_ratio.S1M and run_ratio.S64K in
+ * README.md's performance table; on 1 MiB stacks the kernel query is most
+ * of the cost, on 64 KiB ones the scan reads a bit faster than memset writes.
  * Why not without a system call: nothing in user space tells soundly how
  * deep a run went. A guard or protection-key "tripwire" page above the
  * bottom would turn the kernel's own writes there (read() into a stack
@@ -7285,6 +7492,10 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 #endif
 
 static int hsafe__pool_ok(const hsafe_pool *p) { return p && p->magic == HSAFE__POOL_MAGIC; }
+
+static void hsafe__pool_register(hsafe_pool *pool);
+static void hsafe__pool_unregister(hsafe_pool *pool);
+static void hsafe__thread_prepare(void);
 
 static size_t hsafe__round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -7349,6 +7560,10 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
     }
     pool->residency = hsafe__os_residency_open(pool);
     pool->magic = HSAFE__POOL_MAGIC;
+    if (pool->guard_size) {
+        pool->span_lo = UINTPTR_MAX;
+        hsafe__pool_register(pool);
+    }
     return HSAFE_OK;
 }
 
@@ -7357,12 +7572,17 @@ static int hsafe__stack_create(hsafe_pool *pool, hsafe_stack *s)
 {
     if (!pool->memory) {
         int rc = hsafe__os_map_stack(pool, &s->lo);
+        uintptr_t lo, hi;
         if (rc) return rc;
         s->size = pool->stack_size;
+        lo = (uintptr_t)s->lo - pool->guard_size;
+        hi = (uintptr_t)s->lo + s->size;
+        if (lo < pool->span_lo) __atomic_store_n(&pool->span_lo, lo, __ATOMIC_RELAXED);
+        if (hi > pool->span_hi) __atomic_store_n(&pool->span_hi, hi, __ATOMIC_RELAXED);
     }
     s->pool = pool;
-    s->state = 1;
-    pool->created++;
+    s->state = HSAFE__STACK_FREE;
+    __atomic_store_n(&pool->created, pool->created + 1, __ATOMIC_RELEASE);
     return HSAFE_OK;
 }
 
@@ -7380,8 +7600,9 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out)
         rc = hsafe__stack_create(pool, s);
         if (rc) return rc;
     }
+    if (pool->guard_size) hsafe__thread_prepare();   /* the overflow diagnostic */
     s->next_free = NULL;
-    s->state = 2;
+    s->state = HSAFE__STACK_LENT;
     pool->in_use++;
     *out = s;
     return HSAFE_OK;
@@ -7473,9 +7694,9 @@ HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *s)
         return (s->pool && hsafe__pool_ok(s->pool)) ? HSAFE_EOWNER : HSAFE_EINVAL;
     }
     if (s < pool->slots || s >= pool->slots + pool->capacity) return HSAFE_EINVAL;
-    if (s->state != 2) return HSAFE_ESTATE;
+    if (s->state != HSAFE__STACK_LENT) return HSAFE_ESTATE;
     hsafe__stack_clean(pool, s);
-    s->state = 1;
+    s->state = HSAFE__STACK_FREE;
     s->next_free = pool->free_list;
     pool->free_list = s;
     pool->in_use--;
@@ -7487,6 +7708,7 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     size_t i;
     if (!hsafe__pool_ok(pool)) return HSAFE_EINVAL;
     if (pool->in_use) return HSAFE_EINUSE;
+    hsafe__pool_unregister(pool);
     for (i = 0; i < pool->created; i++) {
         hsafe_stack *s = &pool->slots[i];
         hsafe__stack_clean(pool, s);
@@ -7518,9 +7740,120 @@ HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *ou
     return HSAFE_OK;
 }
 
+/* ---- >>hsafe:impl:overflow ------------------------------------------ */
+/* The fault handler (OS layer) asks hsafe__find_overflow whether a fault
+ * is an overflow of one of hsafe's stacks: first the stacks of this
+ * thread's sanitized runs, then every stack of every guarded pool (a
+ * coroutine, or later a task, on a pooled stack). Pools are found through
+ * a small registry that the handler reads without locks: slots are claimed
+ * and cleared atomically, a pool publishes the address span of its
+ * mappings and its count of created stacks after filling them. A pool
+ * that finds no free slot (more than HSAFE__POOL_REGISTRY guarded pools
+ * alive) gives its coroutines no diagnostic; its runs still get one. */
+
+#define HSAFE__POOL_REGISTRY 64
+#define HSAFE__OVF_NEAR ((uintptr_t)64 * 1024)      /* "just below the guard" */
+#define HSAFE__OVF_FRAME_ROOM ((uintptr_t)32 * 1024) /* a signal frame and more */
+
+static hsafe_pool *hsafe__pool_registry[HSAFE__POOL_REGISTRY];
+
+static void hsafe__pool_register(hsafe_pool *pool)
+{
+    size_t i;
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
+        hsafe_pool *none = NULL;
+        if (__atomic_compare_exchange_n(&hsafe__pool_registry[i], &none, pool, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+static void hsafe__pool_unregister(hsafe_pool *pool)
+{
+    size_t i;
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++)
+        if (__atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_RELAXED) == pool)
+            __atomic_store_n(&hsafe__pool_registry[i], NULL, __ATOMIC_RELEASE);
+}
+
+/* The overflow kind of a fault for the stack [lo, lo+size) with `guard`
+ * bytes of guard below it. */
+static int hsafe__overflow_at(uintptr_t lo, size_t size, size_t guard,
+                              uintptr_t addr, uintptr_t sp, int forced)
+{
+    uintptr_t glo = lo - guard;
+    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OVF_NEAR;
+    (void)size;
+    if (forced)
+        return sp && ((sp >= glo && sp - glo < guard + HSAFE__OVF_FRAME_ROOM) || sp_below)
+                   ? HSAFE__OVF_NO_FRAME : HSAFE__OVF_NONE;
+    if (guard && addr >= glo && addr < lo) return HSAFE__OVF_GUARD;
+    if ((addr < glo && glo - addr <= HSAFE__OVF_NEAR) || sp_below) return HSAFE__OVF_BELOW;
+    return HSAFE__OVF_NONE;
+}
+
+typedef struct hsafe__run hsafe__run;
+static hsafe__run *hsafe__run_chain(void);
+static void hsafe__run_stack(const hsafe__run *r, const hsafe_stack **s, const hsafe__run **prev);
+
+static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out)
+{
+    const hsafe__run *r = hsafe__run_chain();
+    size_t i, k;
+    while (r) {
+        const hsafe_stack *s;
+        int kind;
+        hsafe__run_stack(r, &s, &r);
+        kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
+                                  addr, sp, forced);
+        if (kind) {
+            out->lo = (uintptr_t)s->lo;
+            out->size = s->size;
+            out->kind = kind;
+            out->what = "a sanitized run";
+            return kind;
+        }
+    }
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
+        const hsafe_pool *p = __atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_ACQUIRE);
+        size_t created;
+        if (!p) continue;
+        /* this thread must be on (or just below) the stack: a stray write
+         * into some guard is not an overflow */
+        if (sp && (sp < p->span_lo || sp >= p->span_hi)) continue;
+        if (!sp && (addr < p->span_lo || addr >= p->span_hi)) continue;
+        created = __atomic_load_n(&p->created, __ATOMIC_ACQUIRE);
+        for (k = 0; k < created; k++) {
+            const hsafe_stack *s = &p->slots[k];
+            uintptr_t lo = (uintptr_t)s->lo;
+            int kind;
+            if (sp && (sp + HSAFE__OVF_NEAR < lo - p->guard_size || sp >= lo + s->size)) continue;
+            kind = hsafe__overflow_at(lo, s->size, p->guard_size, addr, sp, forced);
+            if (kind) {
+                out->lo = lo;
+                out->size = s->size;
+                out->kind = kind;
+                out->what = "a coroutine";
+                return kind;
+            }
+        }
+    }
+    return HSAFE__OVF_NONE;
+}
+
+static void hsafe__run_on_abort(void);
+
+/* This thread is about to use hsafe's stacks: the OS layer's fault
+ * handler and alternate signal stack, with the core's hooks. */
+static void hsafe__thread_prepare(void)
+{
+    static const hsafe__os_hooks hooks = { hsafe__run_on_abort, hsafe__find_overflow };
+    hsafe__os_thread_prepare(&hooks);
+}
+
 /* ---- >>hsafe:impl:run ----------------------------------------------- */
 
-typedef struct hsafe__run {
+struct hsafe__run {
     hsafe_coro co;
     hsafe_run_fn fn;
     void *arg;
@@ -7530,9 +7863,16 @@ typedef struct hsafe__run {
     hsafe_stack *stack;
     unsigned flags;
     struct hsafe__run *prev;
-} hsafe__run;
+};
 
 static __thread hsafe__run *hsafe__tls_run;
+
+static hsafe__run *hsafe__run_chain(void) { return hsafe__tls_run; }
+static void hsafe__run_stack(const hsafe__run *r, const hsafe_stack **s, const hsafe__run **prev)
+{
+    *s = r->stack;
+    *prev = r->prev;
+}
 
 /* Resume co and clear the registers it may have left, before anything
  * else runs on this stack (an out-of-line call could spill them here). */
@@ -7619,7 +7959,6 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
                            unsigned flags, hsafe_run_info *info)
 {
     hsafe__run r;
-    hsafe__os_active active;
     hsafe__os_sigmask saved;
     uintptr_t v = 0;
     int rc;
@@ -7630,7 +7969,7 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     rc = hsafe_pool_acquire(pool, &r.stack);
     if (rc) return rc;
     hsafe__cpu_init_once();
-    hsafe__os_thread_prepare();
+    hsafe__thread_prepare();
     r.fn = fn;
     r.arg = arg;
     r.info = info;
@@ -7645,10 +7984,8 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
     hsafe_coro_init(&r.co, r.stack->lo, r.stack->size, hsafe__run_main, &r);
     r.prev = hsafe__tls_run;
     hsafe__tls_run = &r;
-    hsafe__os_enter_stack(&active, r.stack);
     hsafe__resume_clear(&r.co, &v);
     if (flags & (HSAFE_RUN_BLOCK_SIGNALS | HSAFE_RUN_CATCH_ABORT)) hsafe__os_restore_signals(&saved);
-    hsafe__os_leave_stack(&active);
     hsafe__altstack_scrub();
     hsafe__tls_run = r.prev;
     hsafe_coro_fini(&r.co);
@@ -7806,7 +8143,7 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
     return hsafe_run(pool, fn, arg, result);
 }
 
-
+#endif /* !HSAFE__IMPLEMENTATION_STOP */
 #endif /* HSAFE_IMPLEMENTATION */
 
 /*

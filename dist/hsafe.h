@@ -8005,6 +8005,7 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
     info.result = 0;    /* hsafe_run_ex does not touch info on HSAFE_EINVAL */
     rc = hsafe_run_ex(pool, fn, arg, 0, &info);
     if (result) *result = info.result;
+    hsafe_wipe(&info, sizeof info);     /* a panic message came out of the run */
     return rc;
 }
 

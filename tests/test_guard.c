@@ -33,6 +33,9 @@
  * ASan/TSan (their SIGSEGV handler) and elsewhere.
  * hsafe-test: no-valgrind (the jump child overruns its stack on purpose,
  * and valgrind keeps its own mappings next to the client's)
+ *   6. a handler installed with SA_ONSTACK that runs during a run writes
+ *      on hsafe's alternate signal stack; after the run that stack is all
+ *      zero again.
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"
@@ -425,6 +428,55 @@ static void check_guard_size(void)
 }
 #endif
 
+/* ---- 6: the alternate signal stack is wiped after a run ------------------ */
+/* A handler installed with SA_ONSTACK runs on the thread's alternate signal
+ * stack (hsafe's) during a run and leaves a pattern in its frame; after the
+ * run that stack must be all zero again. The handler records where its
+ * frame was, so the check cannot pass because it ran elsewhere. */
+static volatile uintptr_t onstack_frame;
+
+static void onstack_handler(int sig)
+{
+    volatile unsigned char buf[512];
+    size_t i;
+    (void)sig;
+    for (i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(0xa5 ^ i);
+    onstack_frame = (uintptr_t)buf;
+}
+
+static uintptr_t raise_onstack(void *arg)
+{
+    (void)arg;
+    raise(SIGUSR2);
+    return 0;
+}
+
+static void check_altstack_wiped(void)
+{
+    hsafe_pool p;
+    hsafe_pool_config c;
+    struct sigaction sa, old;
+    stack_t ss;
+    size_t i, nonzero = 0;
+    memset(&c, 0, sizeof c);
+    c.stack_size = 65536;
+    CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = onstack_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old);
+    CHECK_EQ(hsafe_run(&p, raise_onstack, NULL, NULL), HSAFE_OK);
+    sigaction(SIGUSR2, &old, NULL);
+    CHECK_EQ(sigaltstack(NULL, &ss), 0);
+    CHECK(onstack_frame - (uintptr_t)ss.ss_sp < ss.ss_size);     /* it ran there */
+    for (i = 0; i < ss.ss_size; i++) nonzero += ((const unsigned char *)ss.ss_sp)[i] != 0;
+    printf("# alternate signal stack after the run: %zu non-zero bytes of %zu\n",
+           nonzero, (size_t)ss.ss_size);
+    CHECK_EQ(nonzero, 0);
+    CHECK_EQ(hsafe_pool_destroy(&p), HSAFE_OK);
+}
+
 int main(int argc, char **argv)
 {
     struct rlimit no_core;
@@ -436,6 +488,7 @@ int main(int argc, char **argv)
     check_jump();                           /* first: no run yet in this process */
     check_layout();
     check_unlimited();
+    check_altstack_wiped();
 #if defined(HSAFE_DEFAULT_GUARD_SIZE)
     check_guard_size();
 #else

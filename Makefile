@@ -19,7 +19,7 @@ BUILD   ?= _build
 PHASES  ?=
 CMAKE_ARGS ?=
 
-HSAFE_SOURCES = hsafe.h $(wildcard backends/*.h)
+HSAFE_SOURCES = hsafe.h $(wildcard api/*.h core/*.h backends/*.h cpu/*.h os/*.h tasks/*.h)
 # Probe every page of large frames, so none skips a stack's guard
 # (docs/guide.md, "Overflow"), where the compiler has the option.
 STACK_CLASH := $(shell $(CC) -fstack-clash-protection -E -x c /dev/null >/dev/null 2>&1 && echo -fstack-clash-protection)

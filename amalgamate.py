@@ -6,14 +6,20 @@
                                      the sources give (CI runs this)
     python3 amalgamate.py -o FILE    write FILE instead
 
-It starts from hsafe.h and replaces every line `#include "x"` whose file
-exists in the project (backends/*.h) by that file's text, framed by
-    /* ---- begin backends/x.h ---- */ ... /* ---- end backends/x.h ---- */
-A file included at two sites (hsafe.h includes each backend once in its
-declaration part and again, with HSAFE__BACKEND_IMPL defined, in its
-implementation part) is inlined at both: its own guards make that correct.
-Included files are themselves expanded the same way. System includes
-(<...>) stay as written.
+It starts from hsafe.h, the front door, which lists the parts of hsafe
+(core/, api/, backends/, cpu/, os/, tasks/) in order, and replaces every
+line `#include "x"` by that file's text, framed by
+    /* ---- begin x ---- */ ... /* ---- end x ---- */
+Each part is inlined exactly once: it guards its own declaration and
+implementation halves, so one copy serves every inclusion.
+
+Besides writing the file it checks the layout, and fails when:
+  - a part is included twice, or a part includes another part (only
+    hsafe.h lists parts);
+  - a file other than core/target.h tests an architecture, OS, libc or CET
+    macro (__x86_64__, _WIN32, __linux__, __GLIBC__, __CET__, ...) in a
+    preprocessor condition: everything else tests the HSAFE__* flags that
+    core/target.h derives from them.
 
 The output is deterministic (no dates, no paths outside the project, \\n line
 endings). The tool fails if a quoted include names a file that does not
@@ -38,6 +44,16 @@ TOP = "hsafe.h"
 DEFAULT_OUT = os.path.join("dist", "hsafe.h")
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 MAX_DEPTH = 8
+SELECTOR = "core/target.h"
+# Macros only the target selector may test. Feature macros of one
+# architecture (__riscv_flen, __thumb__, __AVX512F__, _CALL_ELF) may be
+# tested in that architecture's own files.
+TARGET_MACROS = re.compile(
+    r"\b(__x86_64__|__amd64__|__aarch64__|__riscv|__arm__|__i386__|__powerpc64__|__s390x__|"
+    r"_WIN32|_WIN64|__CYGWIN__|__MINGW32__|__MINGW64__|__linux__|__APPLE__|__FreeBSD__|"
+    r"__NetBSD__|__OpenBSD__|__GLIBC__|__GLIBC_MINOR__|__ELF__|__CET__|__EMSCRIPTEN__|"
+    r"__wasm__|__hermit__)\b")
+CONDITION_RE = re.compile(r"^\s*#\s*(if|elif|ifdef|ifndef)\b(.*)$")
 
 
 class AmalgamateError(Exception):
@@ -96,12 +112,27 @@ def expand(rel, state, depth, stack):
             continue
         if target in stack:
             raise AmalgamateError("include cycle: %s" % " -> ".join(stack + [target]))
-        if target not in state["order"]:
-            state["order"].append(target)
+        if rel != TOP:
+            raise AmalgamateError('%s:%d: #include "%s": only %s includes parts' % (rel, n, name, TOP))
+        if target in state["order"]:
+            raise AmalgamateError('%s:%d: #include "%s": the part is already included' % (rel, n, name))
+        state["order"].append(target)
+        check_layout(target)
         out.append("/* ---- begin %s ---- */" % target)
         out.extend(expand(target, state, depth + 1, stack + [target]))
         out.append("/* ---- end %s ---- */" % target)
     return out
+
+
+def check_layout(rel):
+    """A part other than the selector tests no target macro."""
+    if rel == SELECTOR:
+        return
+    for n, line in enumerate(read_source(rel).split("\n"), 1):
+        m = CONDITION_RE.match(line)
+        if m and TARGET_MACROS.search(m.group(2)):
+            raise AmalgamateError("%s:%d: tests %s; only %s reads target macros (use its HSAFE__* flags)"
+                                  % (rel, n, TARGET_MACROS.search(m.group(2)).group(1), SELECTOR))
 
 
 def header_comment(state):
@@ -132,7 +163,7 @@ def amalgamate(allow_missing=False):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description="Build dist/hsafe.h from hsafe.h and backends/.")
+    ap = argparse.ArgumentParser(description="Build dist/hsafe.h from hsafe.h and its parts.")
     ap.add_argument("--check", action="store_true",
                     help="regenerate to a temporary file and fail if dist/hsafe.h differs")
     ap.add_argument("-o", "--output", default=DEFAULT_OUT,

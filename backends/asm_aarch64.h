@@ -150,9 +150,9 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 #endif /* HSAFE__BACKEND_ASM_AARCH64_H */
 
-/* ---- implementation part: hsafe.h includes this file a second time with
- * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_AARCH64_IMPL)
+/* ---- implementation half: compiled by the inclusion of hsafe.h that
+ * defines HSAFE__IMPL (core/target.h). ---- */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_ASM_AARCH64_IMPL)
 #define HSAFE__BACKEND_ASM_AARCH64_IMPL
 
 /* First code a new context runs. The switch that enters it loaded the
@@ -276,4 +276,4 @@ static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
     ((uint64_t *)ctx->sp)[6] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

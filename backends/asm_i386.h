@@ -69,7 +69,7 @@
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 
-#if defined(__CET__) && (__CET__ & 1)
+#if defined(HSAFE__CET_IBT)
 #  define HSAFE__I386_ENDBR "endbr32\n\t"
 #else
 #  define HSAFE__I386_ENDBR ""
@@ -139,9 +139,9 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 #endif /* HSAFE__BACKEND_ASM_I386_H */
 
-/* ---- implementation part: hsafe.h includes this file a second time with
- * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_I386_IMPL)
+/* ---- implementation half: compiled by the inclusion of hsafe.h that
+ * defines HSAFE__IMPL (core/target.h). ---- */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_ASM_I386_IMPL)
 #define HSAFE__BACKEND_ASM_I386_IMPL
 
 /* First code a new context runs. The switch that enters it popped the
@@ -167,7 +167,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 #else
 #  define HSAFE__I386_TRAMP_FPU ""
 #endif
-#if defined(__CET__) && (__CET__ & 1)
+#if defined(HSAFE__CET_IBT)
 #  define HSAFE__I386_TRAMP_ENDBR "endbr32\n\t"
 #else
 #  define HSAFE__I386_TRAMP_ENDBR ""
@@ -221,4 +221,4 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     ctx->sp = sp;
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

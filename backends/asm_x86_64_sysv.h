@@ -57,7 +57,7 @@
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
 
-#if defined(__CET__) && (__CET__ & 1)
+#if defined(HSAFE__CET_IBT)
 #  define HSAFE__X86_ENDBR "endbr64\n\t"
 #else
 #  define HSAFE__X86_ENDBR ""
@@ -151,9 +151,9 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 #endif /* HSAFE__BACKEND_ASM_X86_64_SYSV_H */
 
-/* ---- implementation part: hsafe.h includes this file a second time with
- * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_SYSV_IMPL)
+/* ---- implementation half: compiled by the inclusion of hsafe.h that
+ * defines HSAFE__IMPL (core/target.h). ---- */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_SYSV_IMPL)
 #define HSAFE__BACKEND_ASM_X86_64_SYSV_IMPL
 
 /* First code a new context runs. The switch that enters it popped the
@@ -296,4 +296,4 @@ static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
     ((uint64_t *)ctx->sp)[5] = (uint64_t)(uintptr_t)&resumer->sp;
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

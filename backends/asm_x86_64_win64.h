@@ -202,10 +202,11 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 
 #endif /* HSAFE__BACKEND_ASM_X86_64_WIN64_H */
 
-/* ---- implementation part: hsafe.h includes this file a second time with
- * HSAFE__BACKEND_IMPL defined, inside the implementation section. ---- */
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL)
+/* ---- implementation half: compiled by the inclusion of hsafe.h that
+ * defines HSAFE__IMPL (core/target.h). ---- */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL)
 #define HSAFE__BACKEND_ASM_X86_64_WIN64_IMPL
+#include <windows.h>
 
 /* The exception handler of the trampoline's frame, the bottom of every
  * coroutine stack. An exception that nothing on the coroutine's stack
@@ -292,20 +293,17 @@ extern void hsafe__win64_trampoline(void) __asm__("hsafe__win64_trampoline");
  * stack a pool mapped, the NOACCESS floor below its guard region, so
  * Windows sees the guard region as part of this stack, as it is for a
  * thread's own stack; else lo itself (caller memory has nothing of ours
- * below it). Defined by os_win32.h, which owns the pool's stack layout. */
-#ifdef __cplusplus
-extern "C" {
-#endif
-static uintptr_t hsafe__os_stack_floor(uintptr_t lo);
-#ifdef __cplusplus
-}
-#endif
+ * below it). The core provides it (backends/interface.h: a backend that
+ * defines HSAFE__CTX_NEEDS_FLOOR), asking the OS layer, which owns the
+ * pool's stack layout. */
+#define HSAFE__CTX_NEEDS_FLOOR 1
+static uintptr_t hsafe__ctx_stack_floor(uintptr_t lo);
 
 static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
     uintptr_t base = (uintptr_t)lo, top = (base + size) & ~(uintptr_t)15;
-    uintptr_t floor = hsafe__os_stack_floor(base);
+    uintptr_t floor = hsafe__ctx_stack_floor(base);
     uint64_t *sp = (uint64_t *)(top - 96);
     uint32_t mxcsr;
     uint16_t cw;
@@ -325,4 +323,4 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     ctx->sp = sp;
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

@@ -57,7 +57,7 @@ static inline uintptr_t hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uint
 
 #endif /* HSAFE__BACKEND_FCONTEXT_H */
 
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_FCONTEXT_IMPL)
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_FCONTEXT_IMPL)
 #define HSAFE__BACKEND_FCONTEXT_IMPL
 
 /* First code of a new context: record where the jumper continues, then
@@ -80,4 +80,4 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
     ctx->fctx = make_fcontext((void *)top, top - (uintptr_t)lo, hsafe__fc_trampoline);
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

@@ -37,7 +37,7 @@ static inline uintptr_t hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uint
 
 #endif /* HSAFE__BACKEND_UCONTEXT_H */
 
-#if defined(HSAFE__BACKEND_IMPL) && !defined(HSAFE__BACKEND_UCONTEXT_IMPL)
+#if defined(HSAFE__IMPL) && !defined(HSAFE__BACKEND_UCONTEXT_IMPL)
 #define HSAFE__BACKEND_UCONTEXT_IMPL
 
 /* makecontext passes int arguments only; the context's address travels
@@ -68,4 +68,4 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                 (unsigned)(a >> 32), (unsigned)a);
 }
 
-#endif /* HSAFE__BACKEND_IMPL */
+#endif /* HSAFE__IMPL */

@@ -22,10 +22,10 @@
  * It must be inlined into the function that did the switch: an out-of-line
  * call would push the run's callee-saved registers onto our stack.
  */
-#ifndef HSAFE__CPU_RISCV64_H
-#define HSAFE__CPU_RISCV64_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_RISCV64_H)
+#define HSAFE__CPU_RISCV64_H 1
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #  include <sys/auxv.h>
 #  include <sys/prctl.h>
 #endif
@@ -37,7 +37,7 @@ static int hsafe__rv_vec = -1;      /* 0 no, 1 V registers usable */
 static void hsafe__cpu_init(void)
 {
     int v = 0;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
     if (getauxval(AT_HWCAP) & (1ul << ('V' - 'A'))) {
         /* PR_RISCV_V_GET_CONTROL (70): bits 1:0 == 1 means V is off for
          * this thread. Kernels without the call do not report V either. */
@@ -109,7 +109,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 
 /* The stack pointer a signal interrupted, read from the ucontext its
  * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <signal.h>
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 {

@@ -14,8 +14,8 @@
  *   signal stack that recognises a fault just below the running stack;
  *   signal blocking for HSAFE_RUN_BLOCK_SIGNALS; the thread's stack bounds.
  */
-#ifndef HSAFE__OS_POSIX_H
-#define HSAFE__OS_POSIX_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__OS_POSIX_H)
+#define HSAFE__OS_POSIX_H 1
 
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <errno.h>
 #include <sys/resource.h>
 
 #ifndef MADV_GUARD_INSTALL
@@ -95,7 +96,7 @@ static int hsafe__os_probe_guard(void)
  * large stack does not pin memory it never uses. */
 static int hsafe__os_lock(void *p, size_t n)
 {
-#if defined(__linux__) && defined(MLOCK_ONFAULT)
+#if defined(HSAFE__OS_LINUX) && defined(MLOCK_ONFAULT)
     if (mlock2(p, n, MLOCK_ONFAULT) == 0) return HSAFE_OK;
     if (errno != ENOSYS && errno != EINVAL) return HSAFE_ELOCK;
 #endif
@@ -137,23 +138,25 @@ static void hsafe__os_unmap_guarded(void *p, size_t n, size_t guard)
     if (p) munmap((unsigned char *)p - guard, guard + n);
 }
 
-/* Map one stack of `pool`: guard below, stack above; apply the flags. */
-static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
+/* Map one stack of `size` bytes with `guard` bytes of guard (kind `kind`)
+ * below it; apply the pool flags (HSAFE_POOL_DONTDUMP, HSAFE_POOL_MLOCK).
+ * *lo is its lowest usable byte. */
+static int hsafe__os_map_stack(size_t size, size_t guard, int kind, unsigned flags, unsigned char **lo)
 {
-    size_t guard = pool->guard_size, n = guard + pool->stack_size;
+    size_t n = guard + size;
     unsigned char *base;
     void *p;
-    if (hsafe__os_map_guarded(pool->stack_size, guard, pool->guard_kind, &p)) return HSAFE_ENOMEM;
+    if (hsafe__os_map_guarded(size, guard, kind, &p)) return HSAFE_ENOMEM;
     base = (unsigned char *)p - guard;
 #if defined(MADV_DONTDUMP)
-    if ((pool->flags & HSAFE_POOL_DONTDUMP) && madvise(base + guard, pool->stack_size, MADV_DONTDUMP) != 0) {
+    if ((flags & HSAFE_POOL_DONTDUMP) && madvise(base + guard, size, MADV_DONTDUMP) != 0) {
         munmap(base, n);
         return HSAFE_ENOTSUP;
     }
 #else
-    if (pool->flags & HSAFE_POOL_DONTDUMP) { munmap(base, n); return HSAFE_ENOTSUP; }
+    if (flags & HSAFE_POOL_DONTDUMP) { munmap(base, n); return HSAFE_ENOTSUP; }
 #endif
-    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_lock(base + guard, pool->stack_size) != HSAFE_OK) {
+    if ((flags & HSAFE_POOL_MLOCK) && hsafe__os_lock(base + guard, size) != HSAFE_OK) {
         munmap(base, n);
         return HSAFE_ELOCK;
     }
@@ -161,9 +164,9 @@ static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
     return HSAFE_OK;
 }
 
-static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
+static void hsafe__os_unmap_stack(unsigned char *lo, size_t size, size_t guard)
 {
-    munmap(lo - pool->guard_size, pool->guard_size + pool->stack_size);
+    munmap(lo - guard, guard + size);
 }
 
 /* ---- residency -------------------------------------------------------- */
@@ -177,7 +180,7 @@ static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
  * Pages that only map the shared zero page (read, never written) count as
  * untouched under PAGEMAP_SCAN: they cannot hold data. */
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <sys/ioctl.h>
 /* uapi <linux/fs.h> of Linux 6.7; Debian 12's headers predate it */
 struct hsafe__pm_scan_arg {
@@ -201,7 +204,7 @@ static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hs
     size_t page = hsafe__os_page_size(), npages = size / page, i;
     int n = 0;
     (void)fd;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
     if (res == HSAFE__RES_PAGEMAP_SCAN) {
         struct hsafe__pm_region reg[16];
         struct hsafe__pm_scan_arg arg;
@@ -240,7 +243,7 @@ static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hs
                 if (pread(fd, ent, want * sizeof ent[0], off) != (ssize_t)(want * sizeof ent[0]))
                     return -1;
             } else {
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
                 if (mincore(lo + i * page, want * page, vec) != 0) return -1;
 #else
                 return -1;
@@ -264,12 +267,12 @@ static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hs
     return -1;
 }
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 /* Does residency method `res` tell the truth here? Checked once per pool on
  * a scratch mapping of 8 pages with every other one touched: a wrong answer
  * would leave data unwiped (qemu-user, for one, serves /proc/self/pagemap
  * for host addresses to 32-bit guests, and unswapped to big-endian ones). */
-static int hsafe__os_residency_works(hsafe_pool *pool, int res)
+static int hsafe__os_residency_works(int fd, int res)
 {
     size_t page = hsafe__os_page_size(), i;
     unsigned char *m;
@@ -285,10 +288,10 @@ static int hsafe__os_residency_works(hsafe_pool *pool, int res)
          * must read 100 where touched and 000 elsewhere; qemu-user on a
          * big-endian guest serves them byte-swapped, which this catches */
         off_t off = (off_t)((uintptr_t)m / page * sizeof ent[0]);
-        ok = pread(pool->pagemap_fd, ent, sizeof ent, off) == (ssize_t)sizeof ent;
+        ok = pread(fd, ent, sizeof ent, off) == (ssize_t)sizeof ent;
         for (i = 0; ok && i < 64; i++) ok = (ent[i] >> 61) == ((i & 1) ? 4u : 0u);
     } else {
-        n = hsafe__os_touched(res, pool->pagemap_fd, m, 8 * page, sp, 8);
+        n = hsafe__os_touched(res, fd, m, 8 * page, sp, 8);
         ok = n == 4;
         for (i = 0; ok && i < 4; i++)
             ok = sp[i].start == (2 * i + 1) * page && sp[i].end == (2 * i + 2) * page;
@@ -298,32 +301,35 @@ static int hsafe__os_residency_works(hsafe_pool *pool, int res)
 }
 #endif
 
-static int hsafe__os_residency_open(hsafe_pool *pool)
+/* The best residency method that works here (HSAFE__RES_*), with *fd the
+ * descriptor it reads (or -1). mlocked: the stacks are locked (mincore is
+ * then exact); no_scan_ioctl: do not use PAGEMAP_SCAN (Valgrind 3.19 sees
+ * its results as uninitialised). */
+static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
 {
-#if defined(__linux__)
-    if (pool->memory || pool->stack_size < HSAFE__RESIDENCY_MIN) return HSAFE__RES_NONE;
-    pool->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pool->pagemap_fd >= 0) {
-        /* Valgrind 3.19 does not know the ioctl: it runs it but sees its
-         * results as uninitialised, so use the pagemap entries there. */
-        if (!HSAFE__ON_VALGRIND && hsafe__os_residency_works(pool, HSAFE__RES_PAGEMAP_SCAN))
+    *fd = -1;
+#if defined(HSAFE__OS_LINUX)
+    *fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0) {
+        if (!no_scan_ioctl && hsafe__os_residency_works(*fd, HSAFE__RES_PAGEMAP_SCAN))
             return HSAFE__RES_PAGEMAP_SCAN;
-        if (hsafe__os_residency_works(pool, HSAFE__RES_PAGEMAP)) return HSAFE__RES_PAGEMAP;
-        close(pool->pagemap_fd);
-        pool->pagemap_fd = -1;
+        if (hsafe__os_residency_works(*fd, HSAFE__RES_PAGEMAP)) return HSAFE__RES_PAGEMAP;
+        close(*fd);
+        *fd = -1;
     }
-    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_residency_works(pool, HSAFE__RES_MINCORE))
+    if (mlocked && hsafe__os_residency_works(-1, HSAFE__RES_MINCORE))
         return HSAFE__RES_MINCORE; /* never swapped */
 #else
-    (void)pool;
+    (void)mlocked;
+    (void)no_scan_ioctl;
 #endif
     return HSAFE__RES_NONE;
 }
 
-static void hsafe__os_residency_close(hsafe_pool *pool)
+static void hsafe__os_residency_close(int *fd)
 {
-    if (pool->pagemap_fd >= 0) close(pool->pagemap_fd);
-    pool->pagemap_fd = -1;
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
 }
 
 /* Give the pages of [p, p+n) back to the system; they read as zero and
@@ -552,9 +558,17 @@ static void hsafe__os_bind_now(void)
  * (hsafe__os_altstack) and wipes it when a signal frame was written. */
 
 static pthread_key_t hsafe__os_altstack_key;
-static __thread unsigned char *hsafe__os_alt_lo;    /* usable part, ours */
 
-#if defined(__linux__)
+/* This layer's per-thread state; the core keeps it in its thread root and
+ * passes it in. Zero is the initial state. */
+typedef struct hsafe__os_thread {
+    int ready;                      /* handler and alternate stack done */
+    unsigned char *alt_lo;          /* usable part of hsafe's alternate
+                                       signal stack, or NULL */
+    uintptr_t stack_lo, stack_hi;   /* the thread's own stack, once known */
+} hsafe__os_thread;
+
+#if defined(HSAFE__OS_LINUX)
 #include <sys/auxv.h>
 #endif
 #ifndef AT_MINSIGSTKSZ
@@ -569,7 +583,7 @@ static size_t hsafe__os_sigframe_size(void)
     static size_t n;
     if (!n) {
         unsigned long k = 0;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
         k = getauxval(AT_MINSIGSTKSZ);
 #endif
         n = ((k > 8192 ? (size_t)k : 8192) + 1024 + 63) & ~(size_t)63;
@@ -612,12 +626,11 @@ static void hsafe__os_install_handler(void)
 /* Once per process: the core's hooks and the fault handler. Once per
  * thread: the guarded alternate signal stack (freed at thread exit) unless
  * the thread has one. */
-static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
+static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks *hooks)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    static __thread int ready;
     stack_t cur;
-    if (ready) return;
+    if (t->ready) return;
     if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;   /* one core per copy */
     pthread_once(&once, hsafe__os_install_handler);
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
@@ -632,22 +645,22 @@ static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
             ss.ss_size = n;
             if (hsafe__os_guard(lo + n, g, kind) && sigaltstack(&ss, NULL) == 0) {
                 pthread_setspecific(hsafe__os_altstack_key, p);
-                hsafe__os_alt_lo = lo;
+                t->alt_lo = lo;
             } else {
                 hsafe__os_unmap_guarded(p, n + g, g);
             }
         }
     }
-    ready = 1;
+    t->ready = 1;
 }
 
 /* The calling thread's alternate signal stack if hsafe made it, and how
  * many bytes at its top a signal frame writes: any signal delivered on it
  * leaves non-zero bytes there. 0 if the thread has none of hsafe's. */
-static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+static int hsafe__os_altstack(const hsafe__os_thread *t, unsigned char **lo, size_t *size, size_t *frame)
 {
-    if (!hsafe__os_alt_lo) return 0;
-    *lo = hsafe__os_alt_lo;
+    if (!t->alt_lo) return 0;
+    *lo = t->alt_lo;
     *size = hsafe__os_altstack_size();
     *frame = hsafe__os_sigframe_size();
     return 1;
@@ -661,30 +674,29 @@ static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
 #define HSAFE__OS_UNLIMITED_STACK ((uintptr_t)256 * 1024 * 1024)
 
 /* Bounds of the calling thread's own stack; 0 if unknown. */
-static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
+static int hsafe__os_thread_stack(hsafe__os_thread *t, uintptr_t *lo, uintptr_t *hi)
 {
-    static __thread uintptr_t c_lo, c_hi;
-    if (!c_hi) {
-#if defined(__GLIBC__)
+    if (!t->stack_hi) {
+#if defined(HSAFE__LIBC_GLIBC)
         pthread_attr_t attr;
         void *addr = NULL;
         size_t size = 0;
         if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            c_lo = (uintptr_t)addr;
-            c_hi = c_lo + size;
+            t->stack_lo = (uintptr_t)addr;
+            t->stack_hi = t->stack_lo + size;
             if (size > HSAFE__OS_UNLIMITED_STACK) {
                 struct rlimit rl;
                 if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
-                    c_lo = c_hi - HSAFE__OS_UNLIMITED_STACK;
+                    t->stack_lo = t->stack_hi - HSAFE__OS_UNLIMITED_STACK;
             }
         }
         pthread_attr_destroy(&attr);
 #endif
-        if (!c_hi) return 0;
+        if (!t->stack_hi) return 0;
     }
-    *lo = c_lo;
-    *hi = c_hi;
+    *lo = t->stack_lo;
+    *hi = t->stack_hi;
     return 1;
 }
 

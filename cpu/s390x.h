@@ -23,10 +23,10 @@
  * It must be inlined into the function that did the switch: an out-of-line
  * call would push the run's callee-saved registers onto our stack.
  */
-#ifndef HSAFE__CPU_S390X_H
-#define HSAFE__CPU_S390X_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_S390X_H)
+#define HSAFE__CPU_S390X_H 1
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #  include <sys/auxv.h>
 #endif
 
@@ -37,7 +37,7 @@ static int hsafe__s390_vx = -1;     /* 0 no, 1 vector registers present */
 static void hsafe__cpu_init(void)
 {
     int vx = 0;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
     vx = (getauxval(AT_HWCAP) & 2048ul) != 0;           /* HWCAP_S390_VXRS */
 #endif
     __atomic_store_n(&hsafe__s390_vx, vx, __ATOMIC_RELAXED);
@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 
 /* The stack pointer a signal interrupted, read from the ucontext its
  * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <signal.h>
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 {

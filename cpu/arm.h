@@ -26,10 +26,10 @@
  * It must be inlined into the function that did the switch: an out-of-line
  * call would push the run's callee-saved registers onto our stack.
  */
-#ifndef HSAFE__CPU_ARM_H
-#define HSAFE__CPU_ARM_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_ARM_H)
+#define HSAFE__CPU_ARM_H 1
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #  include <sys/auxv.h>
 #endif
 
@@ -40,7 +40,7 @@ static int hsafe__arm_dregs = -1;   /* 0, 16 or 32 D registers */
 static void hsafe__cpu_init(void)
 {
     int n = 0;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
     unsigned long hw = getauxval(AT_HWCAP);
     if (hw & (1ul << 6))                                /* HWCAP_ARM_VFP    */
         n = (hw & ((1ul << 19) | (1ul << 12))) ? 32 : 16; /* VFPD32, NEON   */
@@ -138,7 +138,7 @@ HSAFE__ARM_CPU_D32_POP
 
 /* The stack pointer a signal interrupted, read from the ucontext its
  * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <signal.h>
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 {

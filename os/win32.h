@@ -1,6 +1,6 @@
 /* hsafe OS services: Windows (x86_64; built with mingw-w64, tested under
  * wine). Implementation part only; included by hsafe.h inside the
- * implementation. Same functions as os_posix.h.
+ * implementation. Same functions as os/posix.h.
  *
  * Provides:
  *   page size; committed private mappings (VirtualAlloc/VirtualFree);
@@ -48,8 +48,8 @@
  *   a thread's stack; APCs run only in alertable waits the run itself
  *   makes); the current stack's bounds, from the TEB.
  */
-#ifndef HSAFE__OS_WIN32_H
-#define HSAFE__OS_WIN32_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__OS_WIN32_H)
+#define HSAFE__OS_WIN32_H 1
 
 #include <windows.h>
 #include <signal.h>
@@ -168,12 +168,6 @@ static const char *hsafe__os_guard_name(int kind)
 
 static int hsafe__os_probe_guard(void) { return HSAFE__GUARD_PAGE; }
 
-/* Bytes of the allocation below a stack's lowest usable byte. */
-static size_t hsafe__os_below(const hsafe_pool *pool)
-{
-    return pool->guard_size ? hsafe__os_page_size() + HSAFE__WIN_GUARD_BYTES : 0;
-}
-
 /* The guard a pool asking for `want` bytes gets here: the fixed layout
  * above (a 4 KiB floor and a 16 KiB guard region), whatever it asks. */
 static size_t hsafe__os_guard_round(size_t want)
@@ -220,22 +214,24 @@ static int hsafe__os_lock(void *p, size_t n)
 
 static void hsafe__os_unlock(void *p, size_t n) { VirtualUnlock(p, n); }
 
-/* Map one stack of `pool` (layout above); apply the flags. */
-static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
+/* Map one stack of `size` bytes (layout above; guard: 0 for none, else
+ * what hsafe__os_guard_round gave); apply the pool flags. */
+static int hsafe__os_map_stack(size_t size, size_t guard, int kind, unsigned flags, unsigned char **lo)
 {
-    size_t below = hsafe__os_below(pool), page = hsafe__os_page_size();
+    size_t below = guard, page = hsafe__os_page_size();
     unsigned char *base;
     void *p;
     DWORD old;
-    if (pool->flags & HSAFE_POOL_DONTDUMP) return HSAFE_ENOTSUP;
-    if (hsafe__os_map(below + pool->stack_size, &p)) return HSAFE_ENOMEM;
+    (void)kind;
+    if (flags & HSAFE_POOL_DONTDUMP) return HSAFE_ENOTSUP;
+    if (hsafe__os_map(below + size, &p)) return HSAFE_ENOMEM;
     base = (unsigned char *)p;
     if (below && (!VirtualProtect(base, page, PAGE_NOACCESS, &old) ||
                   !VirtualProtect(base + page, below - page, PAGE_READWRITE | PAGE_GUARD, &old))) {
         VirtualFree(base, 0, MEM_RELEASE);
         return HSAFE_ENOMEM;
     }
-    if ((pool->flags & HSAFE_POOL_MLOCK) && hsafe__os_lock(base + below, pool->stack_size) != HSAFE_OK) {
+    if ((flags & HSAFE_POOL_MLOCK) && hsafe__os_lock(base + below, size) != HSAFE_OK) {
         VirtualFree(base, 0, MEM_RELEASE);
         return HSAFE_ELOCK;
     }
@@ -247,9 +243,10 @@ static int hsafe__os_map_stack(hsafe_pool *pool, unsigned char **lo)
     return HSAFE_OK;
 }
 
-static void hsafe__os_unmap_stack(hsafe_pool *pool, unsigned char *lo)
+static void hsafe__os_unmap_stack(unsigned char *lo, size_t size, size_t guard)
 {
-    size_t below = hsafe__os_below(pool);
+    size_t below = guard;
+    (void)size;
     if (below) hsafe__os_reg_remove((uintptr_t)lo);
     VirtualFree(lo - below, 0, MEM_RELEASE);
 }
@@ -269,8 +266,13 @@ static uintptr_t hsafe__os_stack_floor(uintptr_t lo)
 
 /* ---- residency: none on Windows (-1 = scan the whole stack) ---------- */
 
-static int hsafe__os_residency_open(hsafe_pool *pool) { (void)pool; return HSAFE__RES_NONE; }
-static void hsafe__os_residency_close(hsafe_pool *pool) { (void)pool; }
+static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
+{
+    (void)mlocked; (void)no_scan_ioctl;
+    *fd = -1;
+    return HSAFE__RES_NONE;
+}
+static void hsafe__os_residency_close(int *fd) { *fd = -1; }
 typedef struct hsafe__span { size_t start, end; } hsafe__span;
 static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hsafe__span *out, int max)
 {
@@ -291,6 +293,10 @@ static void hsafe__os_restore_signals(const hsafe__os_sigmask *saved) { (void)sa
  * the aborting code's stack, so leaving it by a stack switch leaves its
  * frame (and raise's and abort's) in the run, to be wiped with it. */
 typedef void (*hsafe__os_sig_fn)(int);
+/* This layer's per-thread state, kept in the core's thread root: none
+ * (the TEB has what the handler and the stack bounds need). */
+typedef struct hsafe__os_thread { int unused_; } hsafe__os_thread;
+
 /* The core's hooks (set by the first hsafe__os_thread_prepare). */
 static hsafe__os_hooks hsafe__os_hooks_now;
 
@@ -316,9 +322,9 @@ static void hsafe__os_catch_abort(hsafe__os_sigmask *saved)
 
 /* Windows runs exception handlers on the faulting stack: there is no
  * alternate signal stack to check after a run. */
-static int hsafe__os_altstack(unsigned char **lo, size_t *size, size_t *frame)
+static int hsafe__os_altstack(const hsafe__os_thread *t, unsigned char **lo, size_t *size, size_t *frame)
 {
-    (void)lo; (void)size; (void)frame;
+    (void)t; (void)lo; (void)size; (void)frame;
     return 0;
 }
 
@@ -383,8 +389,9 @@ static BOOL CALLBACK hsafe__os_install_handler(PINIT_ONCE once, PVOID param, PVO
 
 /* Once per process: the exception handler. Nothing per thread: Windows
  * runs the handler on the faulting stack, in its guard region. */
-static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
+static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks *hooks)
 {
+    (void)t;
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
     if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
@@ -398,11 +405,12 @@ static void hsafe__os_thread_prepare(const hsafe__os_hooks *hooks)
  * wine as in Windows) kept back; a coroutine's stack on a pooled stack
  * has GuaranteedStackBytes = its guard region above a one-page floor;
  * on caller memory StackLimit = DeallocationStack, nothing kept back. */
-static int hsafe__os_thread_stack(uintptr_t *lo, uintptr_t *hi)
+static int hsafe__os_thread_stack(hsafe__os_thread *t, uintptr_t *lo, uintptr_t *hi)
 {
     uintptr_t base, limit, dealloc;
     uint32_t guaranteed;
     size_t page = hsafe__os_page_size();
+    (void)t;
     __asm__ __volatile__("movq %%gs:0x08, %0\n\t"
                          "movq %%gs:0x10, %1\n\t"
                          "movq %%gs:0x1478, %2\n\t"

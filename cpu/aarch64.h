@@ -25,10 +25,10 @@
  * It must be inlined into the function that did the switch: an out-of-line
  * call would push the run's callee-saved registers onto our stack.
  */
-#ifndef HSAFE__CPU_AARCH64_H
-#define HSAFE__CPU_AARCH64_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_AARCH64_H)
+#define HSAFE__CPU_AARCH64_H 1
 
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #  include <sys/auxv.h>
 #endif
 
@@ -39,7 +39,7 @@ static int hsafe__a64_sve = -1;     /* 0 no, 1 SVE registers present */
 static void hsafe__cpu_init(void)
 {
     int sve = 0;
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
     sve = (getauxval(AT_HWCAP) & (1ul << 22)) != 0;     /* HWCAP_SVE */
 #endif
     __atomic_store_n(&hsafe__a64_sve, sve, __ATOMIC_RELAXED);
@@ -99,7 +99,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 
 /* The stack pointer a signal interrupted, read from the ucontext its
  * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <signal.h>
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 {

@@ -20,8 +20,8 @@
  * It must be inlined into the function that did the switch: an out-of-line
  * call would push the run's callee-saved registers onto our stack.
  */
-#ifndef HSAFE__CPU_PPC64_H
-#define HSAFE__CPU_PPC64_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_PPC64_H)
+#define HSAFE__CPU_PPC64_H 1
 
 #define HSAFE__CPU_NAME "ppc64"
 
@@ -104,7 +104,7 @@ static inline __attribute__((always_inline)) void hsafe__cpu_clear_scratch(void)
 
 /* The stack pointer a signal interrupted, read from the ucontext its
  * SA_SIGINFO handler gets (Linux's layout); 0 where unknown. */
-#if defined(__linux__)
+#if defined(HSAFE__OS_LINUX)
 #include <signal.h>
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 {

@@ -6,8 +6,8 @@
  * data may survive in registers until other code overwrites them.
  * hsafe_config_string() reports "regs=none" so this is never silent.
  */
-#ifndef HSAFE__CPU_GENERIC_H
-#define HSAFE__CPU_GENERIC_H
+#if defined(HSAFE__IMPL) && !defined(HSAFE__CPU_GENERIC_H)
+#define HSAFE__CPU_GENERIC_H 1
 
 #define HSAFE__CPU_NAME "generic"
 

@@ -1,0 +1,73 @@
+/* core/overflow.h - is a fault an overflow of one of hsafe's stacks? The
+ * find_overflow hook the OS layer's fault handler calls: the stacks of
+ * this thread's sanitized runs first, then every stack of every registered
+ * guarded pool (a coroutine, or a task, on a pooled stack).
+ * Part of hsafe (the manual is hsafe.h). Implementation only; uses
+ * core/hooks.h, core/pool.h, core/run.h. Async-signal-safe.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__OVERFLOW_IMPL)
+#define HSAFE__OVERFLOW_IMPL 1
+
+#define HSAFE__OVF_NEAR ((uintptr_t)64 * 1024)      /* "just below the guard" */
+#define HSAFE__OVF_FRAME_ROOM ((uintptr_t)32 * 1024) /* a signal frame and more */
+
+/* The overflow kind of a fault for the stack [lo, lo+size) with `guard`
+ * bytes of guard below it. */
+static int hsafe__overflow_at(uintptr_t lo, size_t size, size_t guard,
+                              uintptr_t addr, uintptr_t sp, int forced)
+{
+    uintptr_t glo = lo - guard;
+    int sp_below = sp && sp < glo && glo - sp <= HSAFE__OVF_NEAR;
+    (void)size;
+    if (forced)
+        return sp && ((sp >= glo && sp - glo < guard + HSAFE__OVF_FRAME_ROOM) || sp_below)
+                   ? HSAFE__OVF_NO_FRAME : HSAFE__OVF_NONE;
+    if (guard && addr >= glo && addr < lo) return HSAFE__OVF_GUARD;
+    if ((addr < glo && glo - addr <= HSAFE__OVF_NEAR) || sp_below) return HSAFE__OVF_BELOW;
+    return HSAFE__OVF_NONE;
+}
+
+static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out)
+{
+    const hsafe__run *r;
+    size_t i, k;
+    for (r = hsafe__tls.run; r; r = r->prev) {
+        const hsafe_stack *s = r->stack;
+        int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
+                                  addr, sp, forced);
+        if (kind) {
+            out->lo = (uintptr_t)s->lo;
+            out->size = s->size;
+            out->kind = kind;
+            out->what = "a sanitized run";
+            return kind;
+        }
+    }
+    for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
+        const hsafe_pool *p = __atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_ACQUIRE);
+        size_t created;
+        if (!p) continue;
+        /* this thread must be on (or just below) the stack: a stray write
+         * into some guard is not an overflow */
+        if (sp && (sp < p->span_lo || sp >= p->span_hi)) continue;
+        if (!sp && (addr < p->span_lo || addr >= p->span_hi)) continue;
+        created = __atomic_load_n(&p->created, __ATOMIC_ACQUIRE);
+        for (k = 0; k < created; k++) {
+            const hsafe_stack *s = &p->slots[k];
+            uintptr_t lo = (uintptr_t)s->lo;
+            int kind;
+            if (sp && (sp + HSAFE__OVF_NEAR < lo - p->guard_size || sp >= lo + s->size)) continue;
+            kind = hsafe__overflow_at(lo, s->size, p->guard_size, addr, sp, forced);
+            if (kind) {
+                out->lo = lo;
+                out->size = s->size;
+                out->kind = kind;
+                out->what = "a coroutine";
+                return kind;
+            }
+        }
+    }
+    return HSAFE__OVF_NONE;
+}
+
+#endif /* HSAFE__IMPL */

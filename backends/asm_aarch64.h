@@ -217,8 +217,7 @@ static _Unwind_Reason_Code hsafe__aarch64_tramp_personality(
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__aarch64_trampoline\n\t"
-    ".hidden hsafe__aarch64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__aarch64_trampoline")
     ".type hsafe__aarch64_trampoline, %function\n"
     "hsafe__aarch64_trampoline:\n\t"
     ".cfi_startproc\n\t"

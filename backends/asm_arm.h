@@ -196,8 +196,7 @@ __asm__(
     ".pushsection .text\n\t"
     ".syntax unified\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__arm_trampoline\n\t"
-    ".hidden hsafe__arm_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__arm_trampoline")
     ".type hsafe__arm_trampoline, %function\n\t"
     HSAFE__ARM_TRAMP_STATE
     "hsafe__arm_trampoline:\n\t"

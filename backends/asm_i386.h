@@ -175,8 +175,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 4\n\t"
-    ".globl hsafe__i386_trampoline\n\t"
-    ".hidden hsafe__i386_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__i386_trampoline")
     ".type hsafe__i386_trampoline, @function\n"
     "hsafe__i386_trampoline:\n\t"
     ".cfi_startproc\n\t"

@@ -167,8 +167,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 4\n\t"
-    ".globl hsafe__ppc64_trampoline\n\t"
-    ".hidden hsafe__ppc64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__ppc64_trampoline")
     ".type hsafe__ppc64_trampoline, @function\n"
     "hsafe__ppc64_trampoline:\n\t"
     ".cfi_startproc\n\t"

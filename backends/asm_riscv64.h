@@ -161,8 +161,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__riscv64_trampoline\n\t"
-    ".hidden hsafe__riscv64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__riscv64_trampoline")
     ".type hsafe__riscv64_trampoline, @function\n"
     "hsafe__riscv64_trampoline:\n\t"
     ".cfi_startproc\n\t"

@@ -153,8 +153,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 3\n\t"
-    ".globl hsafe__s390x_trampoline\n\t"
-    ".hidden hsafe__s390x_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__s390x_trampoline")
     ".type hsafe__s390x_trampoline, @function\n"
     "hsafe__s390x_trampoline:\n\t"
     ".cfi_startproc\n\t"

@@ -1,8 +1,7 @@
 /* hsafe context backend: hand-written asm, x86_64 System V (Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __x86_64__ outside Windows. It implements the internal backend interface
- * described in hsafe.h (">>hsafe:backend-interface").
+ * Included by hsafe.h when core/target.h chooses it (asm on x86_64
+ * outside Windows). It implements the contract in backends/interface.h.
  *
  * ABI (System V AMD64 psABI 1.0, section 3.2):
  *   callee-saved   rbx, rbp, r12-r15, rsp; the control bits of MXCSR and

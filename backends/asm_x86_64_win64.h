@@ -2,7 +2,7 @@
  *
  * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
  * __x86_64__ with _WIN32 (mingw-w64 gcc or clang). It implements the internal
- * backend interface described in hsafe.h (">>hsafe:backend-interface"), with
+ * backend contract in backends/interface.h, with
  * the same design as asm_x86_64_sysv.h.
  *
  * ABI (Microsoft "x64 software conventions", register usage and stack

@@ -37,6 +37,16 @@
 
 #define HSAFE__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* How a backend's top-level asm declares a symbol the C code refers to:
+ * global and hidden (the C reference may end up in another LTO partition),
+ * or, in the private-copy mode, local to the translation unit, so that two
+ * private copies in one program do not collide. */
+#if defined(HSAFE_PRIVATE)
+#  define HSAFE__ASM_GLOBAL(name) ""
+#else
+#  define HSAFE__ASM_GLOBAL(name) ".globl " name "\n\t.hidden " name "\n\t"
+#endif
+
 HSAFE__BEGIN_C
 /* Misuse that cannot be returned as an error: print "hsafe: misuse: what"
  * and abort. */

@@ -442,6 +442,16 @@
 
 #define HSAFE__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* How a backend's top-level asm declares a symbol the C code refers to:
+ * global and hidden (the C reference may end up in another LTO partition),
+ * or, in the private-copy mode, local to the translation unit, so that two
+ * private copies in one program do not collide. */
+#if defined(HSAFE_PRIVATE)
+#  define HSAFE__ASM_GLOBAL(name) ""
+#else
+#  define HSAFE__ASM_GLOBAL(name) ".globl " name "\n\t.hidden " name "\n\t"
+#endif
+
 HSAFE__BEGIN_C
 /* Misuse that cannot be returned as an error: print "hsafe: misuse: what"
  * and abort. */
@@ -965,9 +975,8 @@ HSAFE__END_C
 /* ---- begin backends/asm_x86_64_sysv.h ---- */
 /* hsafe context backend: hand-written asm, x86_64 System V (Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __x86_64__ outside Windows. It implements the internal backend interface
- * described in hsafe.h (">>hsafe:backend-interface").
+ * Included by hsafe.h when core/target.h chooses it (asm on x86_64
+ * outside Windows). It implements the contract in backends/interface.h.
  *
  * ABI (System V AMD64 psABI 1.0, section 3.2):
  *   callee-saved   rbx, rbp, r12-r15, rsp; the control bits of MXCSR and
@@ -1269,7 +1278,7 @@ static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
  *
  * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
  * __x86_64__ with _WIN32 (mingw-w64 gcc or clang). It implements the internal
- * backend interface described in hsafe.h (">>hsafe:backend-interface"), with
+ * backend contract in backends/interface.h, with
  * the same design as asm_x86_64_sysv.h.
  *
  * ABI (Microsoft "x64 software conventions", register usage and stack
@@ -1813,8 +1822,7 @@ static _Unwind_Reason_Code hsafe__aarch64_tramp_personality(
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__aarch64_trampoline\n\t"
-    ".hidden hsafe__aarch64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__aarch64_trampoline")
     ".type hsafe__aarch64_trampoline, %function\n"
     "hsafe__aarch64_trampoline:\n\t"
     ".cfi_startproc\n\t"
@@ -2039,8 +2047,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__riscv64_trampoline\n\t"
-    ".hidden hsafe__riscv64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__riscv64_trampoline")
     ".type hsafe__riscv64_trampoline, @function\n"
     "hsafe__riscv64_trampoline:\n\t"
     ".cfi_startproc\n\t"
@@ -2281,8 +2288,7 @@ __asm__(
     ".pushsection .text\n\t"
     ".syntax unified\n\t"
     ".p2align 2\n\t"
-    ".globl hsafe__arm_trampoline\n\t"
-    ".hidden hsafe__arm_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__arm_trampoline")
     ".type hsafe__arm_trampoline, %function\n\t"
     HSAFE__ARM_TRAMP_STATE
     "hsafe__arm_trampoline:\n\t"
@@ -2507,8 +2513,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 4\n\t"
-    ".globl hsafe__i386_trampoline\n\t"
-    ".hidden hsafe__i386_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__i386_trampoline")
     ".type hsafe__i386_trampoline, @function\n"
     "hsafe__i386_trampoline:\n\t"
     ".cfi_startproc\n\t"
@@ -2726,8 +2731,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 4\n\t"
-    ".globl hsafe__ppc64_trampoline\n\t"
-    ".hidden hsafe__ppc64_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__ppc64_trampoline")
     ".type hsafe__ppc64_trampoline, @function\n"
     "hsafe__ppc64_trampoline:\n\t"
     ".cfi_startproc\n\t"
@@ -2930,8 +2934,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 __asm__(
     ".pushsection .text\n\t"
     ".p2align 3\n\t"
-    ".globl hsafe__s390x_trampoline\n\t"
-    ".hidden hsafe__s390x_trampoline\n\t"
+    HSAFE__ASM_GLOBAL("hsafe__s390x_trampoline")
     ".type hsafe__s390x_trampoline, @function\n"
     "hsafe__s390x_trampoline:\n\t"
     ".cfi_startproc\n\t"
@@ -4415,7 +4418,7 @@ typedef struct hsafe__os_hooks {
 /* ---- begin os/win32.h ---- */
 /* hsafe OS services: Windows (x86_64; built with mingw-w64, tested under
  * wine). Implementation part only; included by hsafe.h inside the
- * implementation. Same functions as os_posix.h.
+ * implementation. Same functions as os/posix.h.
  *
  * Provides:
  *   page size; committed private mappings (VirtualAlloc/VirtualFree);

@@ -74,7 +74,11 @@ static void hsafe__fc_trampoline(hsafe__fc_transfer t)
 static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
-    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    /* 64 bytes of headroom: unwinders (gdb) read a little above the frame
+     * make_fcontext builds at the top; without it that read may fall into
+     * whatever is mapped above the stack (a guard) and end the walk with an
+     * error instead of at make_fcontext. */
+    uintptr_t top = ((uintptr_t)lo + size - 64) & ~(uintptr_t)15;
     ctx->entry = entry;
     ctx->arg = arg;
     ctx->fctx = make_fcontext((void *)top, top - (uintptr_t)lo, hsafe__fc_trampoline);

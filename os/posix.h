@@ -354,7 +354,12 @@ static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
 }
 
 /* The core's hooks (set by the first hsafe__os_thread_prepare). */
-static hsafe__os_hooks hsafe__os_hooks_now;
+static const hsafe__os_hooks *hsafe__os_hooks_now;
+
+static const hsafe__os_hooks *hsafe__os_hooks_get(void)
+{
+    return __atomic_load_n(&hsafe__os_hooks_now, __ATOMIC_ACQUIRE);
+}
 
 static struct sigaction hsafe__os_old_abrt;
 
@@ -363,7 +368,7 @@ static struct sigaction hsafe__os_old_abrt;
  * SA_ONSTACK), so leaving it by a stack switch leaves its frame in the run. */
 static void hsafe__os_on_abort(int sig, siginfo_t *si, void *uc)
 {
-    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();
+    if (hsafe__os_hooks_get()) hsafe__os_hooks_get()->on_abort();
     if (hsafe__os_old_abrt.sa_flags & SA_SIGINFO) {
         if (hsafe__os_old_abrt.sa_sigaction) hsafe__os_old_abrt.sa_sigaction(sig, si, uc);
     } else if (hsafe__os_old_abrt.sa_handler != SIG_DFL && hsafe__os_old_abrt.sa_handler != SIG_IGN) {
@@ -514,13 +519,14 @@ static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
     hsafe__overflow o;
+    const hsafe__os_hooks *h = hsafe__os_hooks_get();
     uintptr_t sp = hsafe__cpu_signal_sp(uc), addr = (uintptr_t)si->si_addr;
     int saved_errno = errno, forced = 0;
 #if defined(SI_KERNEL)
     forced = si->si_code == SI_KERNEL;
 #endif
-    if (si->si_code > 0 && hsafe__os_hooks_now.find_overflow &&   /* not sent by kill/raise */
-        hsafe__os_hooks_now.find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
+    if (si->si_code > 0 && h &&                         /* not sent by kill/raise */
+        h->find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
         hsafe__os_report(&o, addr, sp);
         hsafe__os_die_by(sig, si);
     } else {
@@ -580,13 +586,15 @@ typedef struct hsafe__os_thread {
  * gives one, else 8 KiB; plus 1 KiB. */
 static size_t hsafe__os_sigframe_size(void)
 {
-    static size_t n;
+    static size_t cached;
+    size_t n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (!n) {
         unsigned long k = 0;
 #if defined(HSAFE__OS_LINUX)
         k = getauxval(AT_MINSIGSTKSZ);
 #endif
         n = ((k > 8192 ? (size_t)k : 8192) + 1024 + 63) & ~(size_t)63;
+        __atomic_store_n(&cached, n, __ATOMIC_RELAXED);
     }
     return n;
 }
@@ -631,7 +639,7 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     stack_t cur;
     if (t->ready) return;
-    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;   /* one core per copy */
+    __atomic_store_n(&hsafe__os_hooks_now, hooks, __ATOMIC_RELEASE);   /* the same for every thread */
     pthread_once(&once, hsafe__os_install_handler);
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
         size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();

@@ -298,13 +298,18 @@ typedef void (*hsafe__os_sig_fn)(int);
 typedef struct hsafe__os_thread { int unused_; } hsafe__os_thread;
 
 /* The core's hooks (set by the first hsafe__os_thread_prepare). */
-static hsafe__os_hooks hsafe__os_hooks_now;
+static const hsafe__os_hooks *hsafe__os_hooks_now;
+
+static const hsafe__os_hooks *hsafe__os_hooks_get(void)
+{
+    return __atomic_load_n(&hsafe__os_hooks_now, __ATOMIC_ACQUIRE);
+}
 
 static hsafe__os_sig_fn hsafe__os_old_abrt;   /* the handler we replaced */
 
 static void hsafe__os_on_abort(int sig)
 {
-    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();   /* does not return if the run catches it */
+    if (hsafe__os_hooks_get()) hsafe__os_hooks_get()->on_abort();   /* does not return if the run catches it */
     if (hsafe__os_old_abrt && hsafe__os_old_abrt != SIG_DFL && hsafe__os_old_abrt != SIG_IGN)
         hsafe__os_old_abrt(sig);
 }
@@ -352,7 +357,8 @@ static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
     DWORD code = er->ExceptionCode;
     uintptr_t sp = (uintptr_t)ep->ContextRecord->Rsp, addr;
     hsafe__overflow o;
-    if (!hsafe__os_hooks_now.find_overflow ||
+    const hsafe__os_hooks *h = hsafe__os_hooks_get();
+    if (!h ||
         (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
          code != EXCEPTION_GUARD_PAGE))
         return EXCEPTION_CONTINUE_SEARCH;
@@ -360,8 +366,8 @@ static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
      * stands for it, and within a page above the bottom it means the next
      * touch would hit the guard */
     addr = er->NumberParameters >= 2 ? (uintptr_t)er->ExceptionInformation[1] : sp;
-    if (hsafe__os_hooks_now.find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
-        (addr == sp || hsafe__os_hooks_now.find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
+    if (h->find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
+        (addr == sp || h->find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
         return EXCEPTION_CONTINUE_SEARCH;
     hsafe__os_puts("hsafe: stack overflow in ");
     hsafe__os_puts(o.what);
@@ -393,7 +399,7 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
 {
     (void)t;
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
-    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;
+    __atomic_store_n(&hsafe__os_hooks_now, hooks, __ATOMIC_RELEASE);   /* the same for every thread */
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 

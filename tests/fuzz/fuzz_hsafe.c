@@ -232,8 +232,8 @@ static void op_resume(int si, uintptr_t v)
         expect = model_resume(si, v, &want);
         cs->status = expect;
         break;
-    case HSAFE_CORO_FINISHED: expect = HSAFE_EFINISHED; break;
-    default:                  expect = HSAFE_EINVAL; break;
+    case HSAFE_CORO_FINISHED: expect = HSAFE_EFINISHED; want = 0; break;   /* errors set *out to 0 */
+    default:                  expect = HSAFE_EINVAL; want = 0; break;
     }
     rc = hsafe_coro_resume(&cs->co, v, &out);
     EXPECT_EQ(rc, expect);

@@ -131,11 +131,12 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h
+ *                     wipe.h, pool.h, run.h, task.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   tasks/types.h     the task, scope and loop objects
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -146,6 +147,8 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
+ *                     fd readiness and the clock, the scheduler and scopes
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -170,6 +173,7 @@
 #include "api/wipe.h"
 #include "api/pool.h"
 #include "api/run.h"
+#include "api/task.h"
 #include "core/sanitize.h"
 #if defined(HSAFE__CTX_ASM_X86_64_SYSV)
 #  include "backends/asm_x86_64_sysv.h"
@@ -193,6 +197,7 @@
 #  include "backends/ucontext.h"
 #endif
 #include "core/coro.h"
+#include "tasks/types.h"
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -227,6 +232,9 @@
 #  include "core/run.h"
 #  include "core/overflow.h"
 #  include "core/grow.h"
+#  include "tasks/timer.h"
+#  include "tasks/io.h"
+#  include "tasks/sched.h"
 #endif
 
 

@@ -21,7 +21,9 @@ HSAFE__BEGIN_C
     X(HSAFE_EINUSE,     -7, "pool still has stacks handed out")                       \
     X(HSAFE_EPANIC,     -8, "run ended with hsafe_panic()")                           \
     X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
-    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")
+    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")                \
+    X(HSAFE_ECANCELED, -11, "cancelled: the task was cancelled")                      \
+    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")
 
 enum hsafe_error {
 #define HSAFE__ERROR_ENUM(name, value, text) name = (value),

@@ -46,7 +46,9 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
  * returns HSAFE_EPANIC. Outside a run it is misuse: it prints the message
  * and aborts. It ends the innermost run of the thread: called from a
  * coroutine that the run resumed on another stack, it abandons that
- * coroutine, which stays RUNNING (its stack is the caller's to wipe). */
+ * coroutine, which stays RUNNING (its stack is the caller's to wipe).
+ * In a task (api/task.h) with no run nested in it, it ends the task
+ * instead (its children are cancelled and joined first). */
 #if defined(HSAFE__PRINTF_GNU)   /* mingw gcc: its "printf" format is msvcrt's */
 HSAFE_API void hsafe_panic(const char *fmt, ...)
     __attribute__((noreturn, format(gnu_printf, 1, 2)));
@@ -65,6 +67,8 @@ typedef struct hsafe_cleanup {
 
 /* Inside a run: register fn(arg) to run if the run panics, or when it
  * returns with the handler still registered. Handlers run newest first.
+ * Inside a task (api/task.h), with no run nested in it, the same for the
+ * task.
  * Outside a run it is misuse and aborts. A record still registered when
  * the run's function returns must outlive that function (static, heap, or
  * the caller's stack passed in through arg); one left in a frame on the
@@ -83,7 +87,8 @@ HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute);
 HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes);
 
 /* Bytes left between the stack pointer and the end of the current stack
- * (a pooled stack inside a run, else the thread's stack); 0 if unknown or
+ * (a pooled stack inside a run or a task, else the thread's stack); 0 if
+ * unknown or
  * already past the end. With an unlimited RLIMIT_STACK the main thread's
  * stack counts as 256 MiB below its top (glibc would report terabytes of
  * address space that no program can fill). */

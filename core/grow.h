@@ -56,8 +56,11 @@ HSAFE_API size_t hsafe_stack_remaining(void)
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0), lo = 0, hi = 0;
     hsafe__run *r = hsafe__tls.run;
+    hsafe_task *t = hsafe__task_innermost();
     if (r && sp - (uintptr_t)r->co.stack_lo < r->co.stack_size)
         return sp - (uintptr_t)r->co.stack_lo;
+    if (t && sp - (uintptr_t)t->co.stack_lo < t->co.stack_size)     /* a task's stack */
+        return sp - (uintptr_t)t->co.stack_lo;
     if (!hsafe__os_thread_stack(&hsafe__tls.os, &lo, &hi) || sp < lo || sp >= hi) return 0;
     return sp - lo;
 }

@@ -1,7 +1,7 @@
 /* core/overflow.h - is a fault an overflow of one of hsafe's stacks? The
  * find_overflow hook the OS layer's fault handler calls: the stacks of
- * this thread's sanitized runs first, then every stack of every registered
- * guarded pool (a coroutine, or a task, on a pooled stack).
+ * this thread's sanitized runs first, then the running task's, then every
+ * stack of every registered guarded pool (a coroutine on a pooled stack).
  * Part of hsafe (the manual is hsafe.h). Implementation only; uses
  * core/hooks.h, core/pool.h, core/run.h. Async-signal-safe.
  */
@@ -40,6 +40,18 @@ static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe_
             out->size = s->size;
             out->kind = kind;
             out->what = "a sanitized run";
+            return kind;
+        }
+    }
+    if (hsafe__tls.loop && hsafe__tls.loop->current && hsafe__tls.loop->current->stack) {
+        const hsafe_stack *s = hsafe__tls.loop->current->stack;   /* the running task's */
+        int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
+                                      addr, sp, forced);
+        if (kind) {
+            out->lo = (uintptr_t)s->lo;
+            out->size = s->size;
+            out->kind = kind;
+            out->what = "a task";
             return kind;
         }
     }

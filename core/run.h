@@ -159,6 +159,11 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
     return rc;
 }
 
+/* Scoped tasks (tasks/sched.h): the running task when no run nested in it
+ * is more recent, else NULL; ending it by a panic. */
+static hsafe_task *hsafe__task_innermost(void);
+__attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t);
+
 __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 {
     r->status = HSAFE_EPANIC;
@@ -169,7 +174,17 @@ __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls.run;
+    hsafe_task *t = hsafe__task_innermost();
     va_list ap;
+    if (t) {                        /* a panic in a task ends the task */
+        if (t->panicking)
+            hsafe__misuse("hsafe_panic in a task that is already ending by a panic "
+                          "(from a cleanup handler?)");
+        va_start(ap, fmt);
+        vsnprintf(t->message, sizeof t->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        hsafe__task_end_panic(t);
+    }
     if (!r || r->co.status != HSAFE_CORO_RUNNING) {
         char msg[256];
         va_start(ap, fmt);
@@ -192,6 +207,7 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
 static void hsafe__run_on_abort(void)
 {
     hsafe__run *r = hsafe__tls.run;
+    if (hsafe__task_innermost()) return;   /* aborts in tasks are not caught */
     if (!r || !(r->flags & HSAFE_RUN_CATCH_ABORT) || r->co.status != HSAFE_CORO_RUNNING) return;
     if (r->info)
         snprintf(r->info->message, sizeof r->info->message, "abort() called inside the run");
@@ -205,22 +221,29 @@ static hsafe__run *hsafe__run_here(const char *what)
     return r;
 }
 
+/* The cleanup list of the innermost task or run. */
+static hsafe_cleanup **hsafe__cleanups_here(const char *what)
+{
+    hsafe_task *t = hsafe__task_innermost();
+    return t ? &t->cleanups : &hsafe__run_here(what)->cleanups;
+}
+
 HSAFE_API void hsafe_cleanup_push(hsafe_cleanup *c, void (*fn)(void *), void *arg)
 {
-    hsafe__run *r = hsafe__run_here("hsafe_cleanup_push called outside a sanitized run");
+    hsafe_cleanup **head = hsafe__cleanups_here("hsafe_cleanup_push called outside a sanitized run or task");
     if (!c || !fn) hsafe__misuse("hsafe_cleanup_push: NULL record or function");
     c->fn = fn;
     c->arg = arg;
-    c->next = r->cleanups;
-    r->cleanups = c;
+    c->next = *head;
+    *head = c;
 }
 
 HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute)
 {
-    hsafe__run *r = hsafe__run_here("hsafe_cleanup_pop called outside a sanitized run");
-    if (!c || r->cleanups != c)
+    hsafe_cleanup **head = hsafe__cleanups_here("hsafe_cleanup_pop called outside a sanitized run or task");
+    if (!c || *head != c)
         hsafe__misuse("hsafe_cleanup_pop: not the most recently pushed cleanup handler");
-    r->cleanups = c->next;
+    *head = c->next;
     if (execute) c->fn(c->arg);
 }
 

@@ -13,6 +13,8 @@ struct hsafe__run;
 typedef struct hsafe__thread {
     hsafe__os_thread os;            /* the OS layer's (passed to it) */
     struct hsafe__run *run;         /* innermost sanitized run, or NULL */
+    hsafe_loop *loop;               /* the loop running on this thread
+                                       (tasks/sched.h), or NULL */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;

@@ -8,6 +8,7 @@
  *   api/wipe.h
  *   api/pool.h
  *   api/run.h
+ *   api/task.h
  *   core/sanitize.h
  *   backends/asm_x86_64_sysv.h
  *   backends/asm_x86_64_win64.h
@@ -20,6 +21,7 @@
  *   backends/fcontext.h
  *   backends/ucontext.h
  *   core/coro.h
+ *   tasks/types.h
  *   cpu/x86_64.h
  *   cpu/aarch64.h
  *   cpu/riscv64.h
@@ -39,6 +41,9 @@
  *   core/run.h
  *   core/overflow.h
  *   core/grow.h
+ *   tasks/timer.h
+ *   tasks/io.h
+ *   tasks/sched.h
  */
 /* hsafe.h - run C code on stacks it controls, and leave nothing behind.
  * Version 0.1.0. MIT license (text at the end of this file).
@@ -173,11 +178,12 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h
+ *                     wipe.h, pool.h, run.h, task.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   tasks/types.h     the task, scope and loop objects
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -188,6 +194,8 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
+ *                     fd readiness and the clock, the scheduler and scopes
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -540,7 +548,9 @@ HSAFE__BEGIN_C
     X(HSAFE_EINUSE,     -7, "pool still has stacks handed out")                       \
     X(HSAFE_EPANIC,     -8, "run ended with hsafe_panic()")                           \
     X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
-    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")
+    X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")                \
+    X(HSAFE_ECANCELED, -11, "cancelled: the task was cancelled")                      \
+    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")
 
 enum hsafe_error {
 #define HSAFE__ERROR_ENUM(name, value, text) name = (value),
@@ -825,7 +835,9 @@ HSAFE_API int hsafe_run_ex(hsafe_pool *pool, hsafe_run_fn fn, void *arg,
  * returns HSAFE_EPANIC. Outside a run it is misuse: it prints the message
  * and aborts. It ends the innermost run of the thread: called from a
  * coroutine that the run resumed on another stack, it abandons that
- * coroutine, which stays RUNNING (its stack is the caller's to wipe). */
+ * coroutine, which stays RUNNING (its stack is the caller's to wipe).
+ * In a task (api/task.h) with no run nested in it, it ends the task
+ * instead (its children are cancelled and joined first). */
 #if defined(HSAFE__PRINTF_GNU)   /* mingw gcc: its "printf" format is msvcrt's */
 HSAFE_API void hsafe_panic(const char *fmt, ...)
     __attribute__((noreturn, format(gnu_printf, 1, 2)));
@@ -844,6 +856,8 @@ typedef struct hsafe_cleanup {
 
 /* Inside a run: register fn(arg) to run if the run panics, or when it
  * returns with the handler still registered. Handlers run newest first.
+ * Inside a task (api/task.h), with no run nested in it, the same for the
+ * task.
  * Outside a run it is misuse and aborts. A record still registered when
  * the run's function returns must outlive that function (static, heap, or
  * the caller's stack passed in through arg); one left in a frame on the
@@ -862,7 +876,8 @@ HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute);
 HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_bytes);
 
 /* Bytes left between the stack pointer and the end of the current stack
- * (a pooled stack inside a run, else the thread's stack); 0 if unknown or
+ * (a pooled stack inside a run or a task, else the thread's stack); 0 if
+ * unknown or
  * already past the end. With an unlimited RLIMIT_STACK the main thread's
  * stack counts as 256 MiB below its top (glibc would report terabytes of
  * address space that no program can fill). */
@@ -877,6 +892,284 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 HSAFE__END_C
 #endif /* HSAFE__API_RUN_H */
 /* ---- end api/run.h ---- */
+/* ---- begin api/task.h ---- */
+/* api/task.h - scoped tasks (structured concurrency): public declarations.
+ * Part of hsafe (the manual is hsafe.h). Uses core/base.h and the types of
+ * api/coro.h, api/pool.h and api/run.h. The task, scope and loop objects
+ * are defined in tasks/types.h; the implementation is in tasks/ (timer.h,
+ * io.h, sched.h).
+ *
+ * MODEL
+ *   One loop (scheduler) per thread, in caller memory, running tasks on
+ *   stacks from one hsafe_pool. hsafe_loop_run(loop, fn, arg) runs fn as the
+ *   root task and returns when it has ended; a task that wants children
+ *   opens a scope (a nursery) in its own frame, spawns tasks into it and
+ *   joins it. A scope cannot end while a child lives, so children may
+ *   borrow the opener's locals. When a task ends, its stack goes back to
+ *   the pool, which wipes what the task wrote there, and the registers it
+ *   may have left are cleared right after the switch back.
+ *
+ *   Tasks are cooperative: they switch only in the blocking calls below
+ *   (hsafe_yield, hsafe_sleep_until, hsafe_fd_wait, hsafe_scope_join,
+ *   hsafe_scope_spawn_wait). They run in spawn order, first in first out,
+ *   and a task that yields goes behind every task already ready.
+ *
+ * TIME
+ *   Deadlines are absolute monotonic nanoseconds (hsafe_now()), or
+ *   HSAFE_FOREVER. A deadline in the past makes a blocking call a poll.
+ *
+ * CANCELLATION (level-triggered, as in Trio and libdill)
+ *   A cancelled task's blocking calls return HSAFE_ECANCELED at once, every
+ *   time, until it ends; nothing clears it. A blocking call that returns
+ *   HSAFE_ECANCELED or HSAFE_ETIMEDOUT did not do its work. Cancelling a
+ *   scope cancels its children, and a cancelled task's open scopes (so its
+ *   descendants) too. hsafe_scope_join always waits for every child, even
+ *   in a cancelled task (it cancels the scope first). Reasons:
+ *   HSAFE_CANCEL_EXPLICIT (hsafe_scope_cancel), HSAFE_CANCEL_DEADLINE (the
+ *   scope's deadline passed), HSAFE_CANCEL_SIBLING (a sibling failed, in a
+ *   fail-fast scope), HSAFE_CANCEL_PARENT (the task that opened the scope
+ *   was cancelled or panicked).
+ *
+ * FAILURE
+ *   A child fails when it returns a negative status (except
+ *   HSAFE_ECANCELED once its scope was cancelled) or panics (HSAFE_EPANIC,
+ *   message kept in the task). By default the first failure cancels the
+ *   siblings (fail-fast); HSAFE_SCOPE_COLLECT_ALL lets them run on. Either
+ *   way hsafe_scope_join returns what happened first: the first failure's
+ *   status, HSAFE_ETIMEDOUT for the scope's deadline, or HSAFE_ECANCELED for
+ *   a cancel that caught children running; 0 if nothing did. Every child's
+ *   status, panic message and name stay readable in its hsafe_task.
+ *
+ * CLEANUPS
+ *   hsafe_cleanup_push/pop work in tasks as in runs: handlers still
+ *   registered when the task ends (it returns, or panics) run once, newest
+ *   first, after the task's open scopes were cancelled and joined.
+ *
+ * MISUSE (prints "hsafe: misuse: ..." naming the scope and task, aborts)
+ *   a task function returning with a scope still open; joining a scope
+ *   from anywhere but the task that opened it (one of its own children,
+ *   say); spawning into a scope that was joined; a scope whose frame ended
+ *   (return or longjmp) while it was open, seen at the task's next
+ *   blocking call; blocking calls outside a task or inside a hsafe_run
+ *   nested in a task; a loop where every task waits and nothing can wake
+ *   one (deadlock; the task tree is printed first).
+ *
+ * NOT (YET)
+ *   One loop per thread, tasks stay on the loop that spawned them. Windows:
+ *   everything but hsafe_fd_wait (HSAFE_ENOTSUP).
+ */
+#ifndef HSAFE__API_TASK_H
+#define HSAFE__API_TASK_H
+HSAFE__BEGIN_C
+
+/* ---- Time ------------------------------------------------------------- */
+
+/* Absolute monotonic time in nanoseconds. */
+typedef int64_t hsafe_time;
+#define HSAFE_FOREVER ((hsafe_time)INT64_MAX)
+
+/* The monotonic clock now, in nanoseconds (CLOCK_MONOTONIC, or
+ * QueryPerformanceCounter on Windows). */
+HSAFE_API hsafe_time hsafe_now(void);
+
+/* hsafe_now() + ns, saturating at HSAFE_FOREVER (ns < 0 counts as 0). */
+HSAFE_API hsafe_time hsafe_after(int64_t ns);
+
+/* ---- Objects (caller memory; fields private) ---------------------------- */
+
+typedef struct hsafe_loop hsafe_loop;
+typedef struct hsafe_scope hsafe_scope;
+typedef struct hsafe_task hsafe_task;
+
+/* A task's function: returns its status (>= 0 success, < 0 failure,
+ * usually an HSAFE_E* code). */
+typedef int (*hsafe_task_fn)(void *arg);
+
+enum hsafe_task_state {
+    HSAFE_TASK_NONE    = 0,     /* never spawned (or the spawn failed) */
+    HSAFE_TASK_READY   = 1,     /* waiting for its turn */
+    HSAFE_TASK_RUNNING = 2,
+    HSAFE_TASK_WAITING = 3,     /* blocked (see hsafe_loop_dump) */
+    HSAFE_TASK_DONE    = 4      /* ended; stack wiped and back in the pool */
+};
+
+enum hsafe_cancel_reason {
+    HSAFE_CANCEL_NONE     = 0,
+    HSAFE_CANCEL_EXPLICIT = 1,  /* hsafe_scope_cancel */
+    HSAFE_CANCEL_DEADLINE = 2,  /* the scope's deadline passed */
+    HSAFE_CANCEL_SIBLING  = 3,  /* a sibling failed (fail-fast scope) */
+    HSAFE_CANCEL_PARENT   = 4   /* the scope's opener was cancelled or panicked */
+};
+
+#define HSAFE_TASK_MESSAGE_SIZE 128   /* bytes kept of a task's panic message */
+
+/* Scope flags (hsafe_scope_open). */
+#define HSAFE_SCOPE_COLLECT_ALL 0x1u  /* a failing child does not cancel its
+                                         siblings */
+
+
+/* A shield record, in the shielding frame. */
+typedef struct hsafe_shield {
+    hsafe_task *task;
+    hsafe_time prev_grace;
+    unsigned depth;
+} hsafe_shield;
+
+/* Zero-initialise and set what you need. */
+typedef struct hsafe_loop_config {
+    hsafe_pool *pool;       /* stacks for every task (required) */
+    unsigned flags;         /* none yet: 0 */
+} hsafe_loop_config;
+
+
+/* ---- Loop --------------------------------------------------------------- */
+
+/* Prepare `loop` (caller memory) to run tasks on stacks from cfg->pool.
+ * Errors: HSAFE_EINVAL (NULL loop or cfg, no pool, unknown flags);
+ * HSAFE_ENOMEM (the system refused the event descriptor). */
+HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg);
+
+/* Run fn(arg) as the root task (named `name`, may be NULL) and every task
+ * under it, on this thread, until the root task has ended; returns its
+ * status (HSAFE_EPANIC if it panicked; its message: hsafe_task_message(
+ * hsafe_loop_root(loop))). An idle loop sleeps in the kernel until the
+ * nearest deadline or fd event.
+ * Errors: HSAFE_EINVAL (NULL or uninitialised loop, NULL fn); HSAFE_ESTATE
+ * (a loop already runs on this thread); those of hsafe_pool_acquire for
+ * the root task's stack. */
+HSAFE_API int hsafe_loop_run(hsafe_loop *loop, hsafe_task_fn fn, void *arg, const char *name);
+
+/* Release what hsafe_loop_init took (the event descriptor).
+ * Errors: HSAFE_EINVAL (NULL or not a loop); HSAFE_ESTATE (it is running). */
+HSAFE_API int hsafe_loop_fini(hsafe_loop *loop);
+
+/* The root task of the loop's last run (status, message). NULL for NULL. */
+HSAFE_API const hsafe_task *hsafe_loop_root(const hsafe_loop *loop);
+
+/* Print the live task tree (scope -> tasks: name, state, what it waits on
+ * and until when, cancel reason, stack high-water) on stderr. loop NULL
+ * means this thread's running loop. Usable from a debugger:
+ *     (gdb) call hsafe_loop_dump(0) */
+HSAFE_API void hsafe_loop_dump(const hsafe_loop *loop);
+
+/* The same into buf (NUL-terminated, truncated to cap); returns the length
+ * the whole dump needs (like snprintf). */
+HSAFE_API size_t hsafe_loop_dump_str(const hsafe_loop *loop, char *buf, size_t cap);
+
+/* ---- Scopes ------------------------------------------------------------- */
+
+/* Inside a task: open scope `s` (in this task's frame) named `name` (may
+ * be NULL), with HSAFE_SCOPE_* flags and a deadline (HSAFE_FOREVER for
+ * none): at the deadline its children are cancelled and join returns
+ * HSAFE_ETIMEDOUT. Opened in a cancelled task, it starts cancelled.
+ * Errors: HSAFE_EINVAL (NULL s, unknown flags). Outside a task: misuse. */
+HSAFE_API int hsafe_scope_open(hsafe_scope *s, const char *name, unsigned flags, hsafe_time deadline);
+
+/* Start fn(arg) as a task of scope s, in `t` (caller memory that outlives
+ * the scope: the opener's frame, typically), on a stack from the loop's
+ * pool. It runs when its turn comes; the caller goes on. Any task of the
+ * loop may spawn into an open scope. Spawned into a cancelled scope, the
+ * task starts cancelled.
+ * Errors: HSAFE_EINVAL (NULL s, t or fn; t is a live task); HSAFE_EBUSY
+ * (the pool has no free stack); HSAFE_ENOMEM, HSAFE_ELOCK (from the pool).
+ * Spawning into a joined scope, or outside a task: misuse. */
+HSAFE_API int hsafe_scope_spawn(hsafe_scope *s, hsafe_task *t, hsafe_task_fn fn, void *arg,
+                                const char *name);
+
+/* hsafe_scope_spawn that waits (until `deadline`) for a free stack when
+ * the pool has none; waiters get stacks first come, first served, as
+ * tasks of the loop end (a stack released by anything else, a hsafe_run
+ * on the same pool say, wakes nobody).
+ * Errors: those of hsafe_scope_spawn but HSAFE_EBUSY; HSAFE_ETIMEDOUT
+ * (deadline passed); HSAFE_ECANCELED (the caller is cancelled). */
+HSAFE_API int hsafe_scope_spawn_wait(hsafe_scope *s, hsafe_task *t, hsafe_task_fn fn, void *arg,
+                                     const char *name, hsafe_time deadline);
+
+/* Wait until every child of s has ended, then close s. Only the task that
+ * opened s may join it, innermost scope first. A cancelled caller cancels
+ * s first and still waits. Returns 0, or the first thing that happened:
+ * a failing child's status (hsafe_scope_failed() names it),
+ * HSAFE_ETIMEDOUT (the scope's deadline), HSAFE_ECANCELED (cancelled with
+ * children running). Misuse (aborts): joined by another task, not the
+ * innermost open scope of the caller, already joined. */
+HSAFE_API int hsafe_scope_join(hsafe_scope *s);
+
+/* Cancel every child of s (reason HSAFE_CANCEL_EXPLICIT) and every child
+ * spawned into it later. Idempotent; returns at once. Any task of the loop
+ * may call it. Errors: HSAFE_EINVAL (NULL, or not an open scope). */
+HSAFE_API int hsafe_scope_cancel(hsafe_scope *s);
+
+/* Why s was cancelled (enum hsafe_cancel_reason; 0 if it was not). */
+HSAFE_API int hsafe_scope_cancel_reason(const hsafe_scope *s);
+
+/* The first child of s that failed, or NULL. Valid until the tasks' memory
+ * is reused. */
+HSAFE_API const hsafe_task *hsafe_scope_failed(const hsafe_scope *s);
+
+/* ---- Tasks -------------------------------------------------------------- */
+
+/* The running task of this thread; NULL outside tasks, and inside a
+ * hsafe_run nested in a task (the run is what runs then). */
+HSAFE_API hsafe_task *hsafe_task_current(void);
+
+/* Status (valid once DONE: fn's return value, or HSAFE_EPANIC), state
+ * (enum hsafe_task_state), name ("" for none), panic message ("" for
+ * none), cancel reason (enum hsafe_cancel_reason) and the deepest stack
+ * use measured when it ended (bytes from the top). All safe on NULL. */
+HSAFE_API int hsafe_task_status(const hsafe_task *t);
+HSAFE_API int hsafe_task_state(const hsafe_task *t);
+HSAFE_API const char *hsafe_task_name(const hsafe_task *t);
+HSAFE_API const char *hsafe_task_message(const hsafe_task *t);
+HSAFE_API int hsafe_task_cancel_reason(const hsafe_task *t);
+HSAFE_API size_t hsafe_task_stack_used(const hsafe_task *t);
+
+/* A static name for a cancel reason ("explicit", "deadline", ...). */
+HSAFE_API const char *hsafe_cancel_reason_name(int reason);
+
+/* ---- Blocking calls (inside a task) -------------------------------------- */
+/* Each returns HSAFE_ECANCELED at once when the calling task is cancelled
+ * (and not shielded). Called outside a task, or inside a hsafe_run nested
+ * in a task, each is misuse and aborts. */
+
+/* Let every other ready task run once, then go on.
+ * Returns 0 or HSAFE_ECANCELED. */
+HSAFE_API int hsafe_yield(void);
+
+/* Sleep until `deadline`. Returns 0 (it passed), HSAFE_ECANCELED, or
+ * HSAFE_ETIMEDOUT (a shield's grace deadline came first). */
+HSAFE_API int hsafe_sleep_until(hsafe_time deadline);
+
+/* fd events (hsafe_fd_wait). */
+#define HSAFE_FD_READ  0x1
+#define HSAFE_FD_WRITE 0x2
+
+/* Wait until fd is readable/writable (HSAFE_FD_* mask; an error or hangup
+ * counts as ready) or `deadline`. One task at a time may wait on an fd.
+ * Returns 0, HSAFE_ETIMEDOUT, HSAFE_ECANCELED; HSAFE_EINVAL (bad fd or
+ * events); HSAFE_EBUSY (another task waits on fd; with poll(), more than
+ * 32 waits at once); HSAFE_ENOTSUP (Windows). */
+HSAFE_API int hsafe_fd_wait(int fd, int events, hsafe_time deadline);
+
+/* Non-blocking: the running task's cancel reason if it is cancelled and
+ * not shielded, else 0 (also outside a task). */
+HSAFE_API int hsafe_cancelled(void);
+
+/* Shield the running task from cancellation until hsafe_shield_end(sh):
+ * its blocking calls work again (cleanup that needs I/O), but none waits
+ * past `grace` (they return HSAFE_ETIMEDOUT there; join excepted, it
+ * always waits for the children). Scopes opened inside are not cancelled
+ * by the task's cancellation and must be joined before the end. Shields
+ * nest (the nearest grace wins). Errors: HSAFE_EINVAL (NULL sh). Outside
+ * a task: misuse. */
+HSAFE_API int hsafe_shield_begin(hsafe_shield *sh, hsafe_time grace);
+
+/* End the shield sh (the innermost one). Misuse: another shield, a scope
+ * opened inside still open. */
+HSAFE_API void hsafe_shield_end(hsafe_shield *sh);
+
+HSAFE__END_C
+#endif /* HSAFE__API_TASK_H */
+/* ---- end api/task.h ---- */
 /* ---- begin core/sanitize.h ---- */
 /* core/sanitize.h - ASan, TSan and Valgrind: whether this translation unit
  * is built with them, the runtime entry points hsafe calls at each switch,
@@ -3054,7 +3347,11 @@ static void hsafe__fc_trampoline(hsafe__fc_transfer t)
 static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
                             void (*entry)(uintptr_t, void *), void *arg)
 {
-    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    /* 64 bytes of headroom: unwinders (gdb) read a little above the frame
+     * make_fcontext builds at the top; without it that read may fall into
+     * whatever is mapped above the stack (a guard) and end the walk with an
+     * error instead of at make_fcontext. */
+    uintptr_t top = ((uintptr_t)lo + size - 64) & ~(uintptr_t)15;
     ctx->entry = entry;
     ctx->arg = arg;
     ctx->fctx = make_fcontext((void *)top, top - (uintptr_t)lo, hsafe__fc_trampoline);
@@ -3354,6 +3651,95 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/coro.h ---- */
+/* ---- begin tasks/types.h ---- */
+/* tasks/types.h - the task, scope and loop objects (their fields are
+ * private; api/task.h says what to do with them) and the timer node.
+ * Part of hsafe (the manual is hsafe.h; the API is api/task.h).
+ * Declarations, after core/coro.h (a task holds a coroutine).
+ */
+#ifndef HSAFE__TASKS_TYPES_H
+#define HSAFE__TASKS_TYPES_H
+HSAFE__BEGIN_C
+
+/* Timer node (private). */
+typedef struct hsafe__timer {
+    hsafe_time when;
+    struct hsafe__timer *child, *next, *prev;   /* pairing heap links */
+    int kind;                                   /* 0 unarmed, 1 task, 2 scope */
+} hsafe__timer;
+
+struct hsafe_task {
+    hsafe_coro co;
+    uint32_t magic;
+    int state;                      /* enum hsafe_task_state */
+    int status;                     /* fn's result, HSAFE_EPANIC, ... */
+    int cancel_reason;              /* enum hsafe_cancel_reason */
+    hsafe_task_fn fn;
+    void *arg;
+    const char *name;
+    hsafe_loop *loop;
+    hsafe_scope *scope;             /* the scope it was spawned into */
+    struct hsafe_task *sib_prev, *sib_next;   /* scope's live children */
+    struct hsafe_task *ready_next;  /* run queue */
+    struct hsafe_task *wait_prev, *wait_next; /* stack-waiter queue */
+    hsafe_scope *scopes;            /* innermost scope this task has open */
+    const char *scope_name;         /* its name, copied */
+    hsafe_cleanup *cleanups;
+    hsafe_stack *stack;
+    size_t stack_used;              /* after it ended: deepest byte written */
+    /* what it waits on */
+    int wait_kind;                  /* HSAFE__WAIT_* */
+    int wait_rc;                    /* set by whoever wakes it */
+    int wait_fd, wait_events;
+    hsafe__timer timer;
+    /* shield */
+    unsigned shield_depth;
+    hsafe_time shield_grace;
+    unsigned panicking;
+    char message[HSAFE_TASK_MESSAGE_SIZE];   /* panic message, or "" */
+};
+
+struct hsafe_scope {
+    uint32_t magic;
+    unsigned flags;
+    const char *name;
+    hsafe_loop *loop;
+    hsafe_task *owner;              /* the task that opened it */
+    hsafe_scope *outer;             /* owner's next open scope out */
+    hsafe_task *children, *children_tail;   /* live children, in spawn order */
+    size_t live, spawned, failed;
+    hsafe_task *first_failed;
+    int result;                     /* what join will return */
+    int cancel_reason;
+    int state;                      /* 1 open, 2 joining, 3 joined */
+    unsigned shielded;              /* opened inside a shield */
+    hsafe_time deadline;
+    hsafe__timer timer;
+    hsafe_task *joiner;
+};
+
+#define HSAFE__LOOP_POLL_SLOTS 32
+
+struct hsafe_loop {
+    uint32_t magic;
+    int running;
+    hsafe_pool *pool;
+    hsafe_task *ready_head, *ready_tail;
+    hsafe_task *current;            /* the task running now, or NULL */
+    hsafe__timer *timers;           /* pairing heap of deadlines */
+    hsafe_task *stack_wait_head, *stack_wait_tail;
+    size_t live, timers_armed, io_waiters;
+    size_t switches, spawned;
+    void *run_outer;                /* the run (if any) the loop runs in */
+    struct hsafe_loop *prev_loop;
+    int io_fd;                      /* epoll descriptor, or -1 */
+    struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
+    hsafe_task root;
+};
+
+HSAFE__END_C
+#endif /* HSAFE__TASKS_TYPES_H */
+/* ---- end tasks/types.h ---- */
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -4716,13 +5102,18 @@ typedef void (*hsafe__os_sig_fn)(int);
 typedef struct hsafe__os_thread { int unused_; } hsafe__os_thread;
 
 /* The core's hooks (set by the first hsafe__os_thread_prepare). */
-static hsafe__os_hooks hsafe__os_hooks_now;
+static const hsafe__os_hooks *hsafe__os_hooks_now;
+
+static const hsafe__os_hooks *hsafe__os_hooks_get(void)
+{
+    return __atomic_load_n(&hsafe__os_hooks_now, __ATOMIC_ACQUIRE);
+}
 
 static hsafe__os_sig_fn hsafe__os_old_abrt;   /* the handler we replaced */
 
 static void hsafe__os_on_abort(int sig)
 {
-    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();   /* does not return if the run catches it */
+    if (hsafe__os_hooks_get()) hsafe__os_hooks_get()->on_abort();   /* does not return if the run catches it */
     if (hsafe__os_old_abrt && hsafe__os_old_abrt != SIG_DFL && hsafe__os_old_abrt != SIG_IGN)
         hsafe__os_old_abrt(sig);
 }
@@ -4770,7 +5161,8 @@ static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
     DWORD code = er->ExceptionCode;
     uintptr_t sp = (uintptr_t)ep->ContextRecord->Rsp, addr;
     hsafe__overflow o;
-    if (!hsafe__os_hooks_now.find_overflow ||
+    const hsafe__os_hooks *h = hsafe__os_hooks_get();
+    if (!h ||
         (code != EXCEPTION_STACK_OVERFLOW && code != EXCEPTION_ACCESS_VIOLATION &&
          code != EXCEPTION_GUARD_PAGE))
         return EXCEPTION_CONTINUE_SEARCH;
@@ -4778,8 +5170,8 @@ static LONG CALLBACK hsafe__os_on_exception(EXCEPTION_POINTERS *ep)
      * stands for it, and within a page above the bottom it means the next
      * touch would hit the guard */
     addr = er->NumberParameters >= 2 ? (uintptr_t)er->ExceptionInformation[1] : sp;
-    if (hsafe__os_hooks_now.find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
-        (addr == sp || hsafe__os_hooks_now.find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
+    if (h->find_overflow(addr, sp, 0, &o) == HSAFE__OVF_NONE &&
+        (addr == sp || h->find_overflow(sp - 4096, sp, 0, &o) == HSAFE__OVF_NONE))
         return EXCEPTION_CONTINUE_SEARCH;
     hsafe__os_puts("hsafe: stack overflow in ");
     hsafe__os_puts(o.what);
@@ -4811,7 +5203,7 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
 {
     (void)t;
     static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
-    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;
+    __atomic_store_n(&hsafe__os_hooks_now, hooks, __ATOMIC_RELEASE);   /* the same for every thread */
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 
@@ -5207,7 +5599,12 @@ static void hsafe__os_block_signals(hsafe__os_sigmask *saved)
 }
 
 /* The core's hooks (set by the first hsafe__os_thread_prepare). */
-static hsafe__os_hooks hsafe__os_hooks_now;
+static const hsafe__os_hooks *hsafe__os_hooks_now;
+
+static const hsafe__os_hooks *hsafe__os_hooks_get(void)
+{
+    return __atomic_load_n(&hsafe__os_hooks_now, __ATOMIC_ACQUIRE);
+}
 
 static struct sigaction hsafe__os_old_abrt;
 
@@ -5216,7 +5613,7 @@ static struct sigaction hsafe__os_old_abrt;
  * SA_ONSTACK), so leaving it by a stack switch leaves its frame in the run. */
 static void hsafe__os_on_abort(int sig, siginfo_t *si, void *uc)
 {
-    if (hsafe__os_hooks_now.on_abort) hsafe__os_hooks_now.on_abort();
+    if (hsafe__os_hooks_get()) hsafe__os_hooks_get()->on_abort();
     if (hsafe__os_old_abrt.sa_flags & SA_SIGINFO) {
         if (hsafe__os_old_abrt.sa_sigaction) hsafe__os_old_abrt.sa_sigaction(sig, si, uc);
     } else if (hsafe__os_old_abrt.sa_handler != SIG_DFL && hsafe__os_old_abrt.sa_handler != SIG_IGN) {
@@ -5367,13 +5764,14 @@ static void hsafe__os_pass_on(int sig, siginfo_t *si, void *uc)
 static void hsafe__os_on_fault(int sig, siginfo_t *si, void *uc)
 {
     hsafe__overflow o;
+    const hsafe__os_hooks *h = hsafe__os_hooks_get();
     uintptr_t sp = hsafe__cpu_signal_sp(uc), addr = (uintptr_t)si->si_addr;
     int saved_errno = errno, forced = 0;
 #if defined(SI_KERNEL)
     forced = si->si_code == SI_KERNEL;
 #endif
-    if (si->si_code > 0 && hsafe__os_hooks_now.find_overflow &&   /* not sent by kill/raise */
-        hsafe__os_hooks_now.find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
+    if (si->si_code > 0 && h &&                         /* not sent by kill/raise */
+        h->find_overflow(addr, sp, forced, &o) != HSAFE__OVF_NONE) {
         hsafe__os_report(&o, addr, sp);
         hsafe__os_die_by(sig, si);
     } else {
@@ -5433,13 +5831,15 @@ typedef struct hsafe__os_thread {
  * gives one, else 8 KiB; plus 1 KiB. */
 static size_t hsafe__os_sigframe_size(void)
 {
-    static size_t n;
+    static size_t cached;
+    size_t n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (!n) {
         unsigned long k = 0;
 #if defined(HSAFE__OS_LINUX)
         k = getauxval(AT_MINSIGSTKSZ);
 #endif
         n = ((k > 8192 ? (size_t)k : 8192) + 1024 + 63) & ~(size_t)63;
+        __atomic_store_n(&cached, n, __ATOMIC_RELAXED);
     }
     return n;
 }
@@ -5484,7 +5884,7 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     stack_t cur;
     if (t->ready) return;
-    if (!hsafe__os_hooks_now.find_overflow) hsafe__os_hooks_now = *hooks;   /* one core per copy */
+    __atomic_store_n(&hsafe__os_hooks_now, hooks, __ATOMIC_RELEASE);   /* the same for every thread */
     pthread_once(&once, hsafe__os_install_handler);
     if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
         size_t g = hsafe__os_guard_bytes(), n = hsafe__os_altstack_size();
@@ -5573,6 +5973,8 @@ struct hsafe__run;
 typedef struct hsafe__thread {
     hsafe__os_thread os;            /* the OS layer's (passed to it) */
     struct hsafe__run *run;         /* innermost sanitized run, or NULL */
+    hsafe_loop *loop;               /* the loop running on this thread
+                                       (tasks/sched.h), or NULL */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;
@@ -6166,6 +6568,11 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
     return rc;
 }
 
+/* Scoped tasks (tasks/sched.h): the running task when no run nested in it
+ * is more recent, else NULL; ending it by a panic. */
+static hsafe_task *hsafe__task_innermost(void);
+__attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t);
+
 __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 {
     r->status = HSAFE_EPANIC;
@@ -6176,7 +6583,17 @@ __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls.run;
+    hsafe_task *t = hsafe__task_innermost();
     va_list ap;
+    if (t) {                        /* a panic in a task ends the task */
+        if (t->panicking)
+            hsafe__misuse("hsafe_panic in a task that is already ending by a panic "
+                          "(from a cleanup handler?)");
+        va_start(ap, fmt);
+        vsnprintf(t->message, sizeof t->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        hsafe__task_end_panic(t);
+    }
     if (!r || r->co.status != HSAFE_CORO_RUNNING) {
         char msg[256];
         va_start(ap, fmt);
@@ -6199,6 +6616,7 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
 static void hsafe__run_on_abort(void)
 {
     hsafe__run *r = hsafe__tls.run;
+    if (hsafe__task_innermost()) return;   /* aborts in tasks are not caught */
     if (!r || !(r->flags & HSAFE_RUN_CATCH_ABORT) || r->co.status != HSAFE_CORO_RUNNING) return;
     if (r->info)
         snprintf(r->info->message, sizeof r->info->message, "abort() called inside the run");
@@ -6212,22 +6630,29 @@ static hsafe__run *hsafe__run_here(const char *what)
     return r;
 }
 
+/* The cleanup list of the innermost task or run. */
+static hsafe_cleanup **hsafe__cleanups_here(const char *what)
+{
+    hsafe_task *t = hsafe__task_innermost();
+    return t ? &t->cleanups : &hsafe__run_here(what)->cleanups;
+}
+
 HSAFE_API void hsafe_cleanup_push(hsafe_cleanup *c, void (*fn)(void *), void *arg)
 {
-    hsafe__run *r = hsafe__run_here("hsafe_cleanup_push called outside a sanitized run");
+    hsafe_cleanup **head = hsafe__cleanups_here("hsafe_cleanup_push called outside a sanitized run or task");
     if (!c || !fn) hsafe__misuse("hsafe_cleanup_push: NULL record or function");
     c->fn = fn;
     c->arg = arg;
-    c->next = r->cleanups;
-    r->cleanups = c;
+    c->next = *head;
+    *head = c;
 }
 
 HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute)
 {
-    hsafe__run *r = hsafe__run_here("hsafe_cleanup_pop called outside a sanitized run");
-    if (!c || r->cleanups != c)
+    hsafe_cleanup **head = hsafe__cleanups_here("hsafe_cleanup_pop called outside a sanitized run or task");
+    if (!c || *head != c)
         hsafe__misuse("hsafe_cleanup_pop: not the most recently pushed cleanup handler");
-    r->cleanups = c->next;
+    *head = c->next;
     if (execute) c->fn(c->arg);
 }
 
@@ -6236,8 +6661,8 @@ HSAFE_API void hsafe_cleanup_pop(hsafe_cleanup *c, int execute)
 /* ---- begin core/overflow.h ---- */
 /* core/overflow.h - is a fault an overflow of one of hsafe's stacks? The
  * find_overflow hook the OS layer's fault handler calls: the stacks of
- * this thread's sanitized runs first, then every stack of every registered
- * guarded pool (a coroutine, or a task, on a pooled stack).
+ * this thread's sanitized runs first, then the running task's, then every
+ * stack of every registered guarded pool (a coroutine on a pooled stack).
  * Part of hsafe (the manual is hsafe.h). Implementation only; uses
  * core/hooks.h, core/pool.h, core/run.h. Async-signal-safe.
  */
@@ -6276,6 +6701,18 @@ static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe_
             out->size = s->size;
             out->kind = kind;
             out->what = "a sanitized run";
+            return kind;
+        }
+    }
+    if (hsafe__tls.loop && hsafe__tls.loop->current && hsafe__tls.loop->current->stack) {
+        const hsafe_stack *s = hsafe__tls.loop->current->stack;   /* the running task's */
+        int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
+                                      addr, sp, forced);
+        if (kind) {
+            out->lo = (uintptr_t)s->lo;
+            out->size = s->size;
+            out->kind = kind;
+            out->what = "a task";
             return kind;
         }
     }
@@ -6367,8 +6804,11 @@ HSAFE_API size_t hsafe_stack_remaining(void)
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0), lo = 0, hi = 0;
     hsafe__run *r = hsafe__tls.run;
+    hsafe_task *t = hsafe__task_innermost();
     if (r && sp - (uintptr_t)r->co.stack_lo < r->co.stack_size)
         return sp - (uintptr_t)r->co.stack_lo;
+    if (t && sp - (uintptr_t)t->co.stack_lo < t->co.stack_size)     /* a task's stack */
+        return sp - (uintptr_t)t->co.stack_lo;
     if (!hsafe__os_thread_stack(&hsafe__tls.os, &lo, &hi) || sp < lo || sp >= hi) return 0;
     return sp - lo;
 }
@@ -6389,6 +6829,1106 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/grow.h ---- */
+/* ---- begin tasks/timer.h ---- */
+/* tasks/timer.h - the loop's deadlines: an intrusive pairing heap of
+ * hsafe__timer nodes (declared in api/task.h), ordered by `when`.
+ * Implementation part only, included by hsafe.h. Pure data structure: no
+ * system calls, no allocation, no platform tests; uses nothing but the
+ * hsafe__timer type. Insert O(1); pop-min and remove O(log n) amortised;
+ * iterative, so 100k timers cost no deep recursion.
+ *
+ * Links: `child` = leftmost child; `next` = right sibling; `prev` = left
+ * sibling, or the parent for a leftmost child, or NULL for the root.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_TIMER_H)
+#define HSAFE__TASKS_TIMER_H 1
+
+static hsafe__timer *hsafe__th_meld(hsafe__timer *a, hsafe__timer *b)
+{
+    hsafe__timer *t;
+    if (!a) return b;
+    if (!b) return a;
+    if (b->when < a->when) { t = a; a = b; b = t; }
+    /* b becomes a's leftmost child */
+    b->prev = a;
+    b->next = a->child;
+    if (a->child) a->child->prev = b;
+    a->child = b;
+    a->next = a->prev = NULL;
+    return a;
+}
+
+/* Meld a sibling list (first = leftmost) into one heap: two passes. */
+static hsafe__timer *hsafe__th_merge_pairs(hsafe__timer *first)
+{
+    hsafe__timer *acc = NULL, *stack = NULL;
+    /* pass 1: meld pairs left to right, pushing each result on a stack
+     * (linked through `next`) */
+    while (first) {
+        hsafe__timer *a = first, *b = first->next, *m;
+        first = b ? b->next : NULL;
+        a->next = a->prev = NULL;
+        if (b) b->next = b->prev = NULL;
+        m = hsafe__th_meld(a, b);
+        m->next = stack;
+        stack = m;
+    }
+    /* pass 2: meld right to left */
+    while (stack) {
+        hsafe__timer *m = stack;
+        stack = m->next;
+        m->next = NULL;
+        acc = hsafe__th_meld(acc, m);
+    }
+    if (acc) acc->prev = acc->next = NULL;
+    return acc;
+}
+
+static void hsafe__th_insert(hsafe__timer **root, hsafe__timer *n)
+{
+    n->child = n->next = n->prev = NULL;
+    *root = hsafe__th_meld(*root, n);
+}
+
+static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
+{
+    hsafe__timer *sub;
+    if (n == *root) {
+        *root = hsafe__th_merge_pairs(n->child);
+    } else {
+        /* cut n out of its sibling list */
+        if (n->prev->child == n) n->prev->child = n->next;
+        else n->prev->next = n->next;
+        if (n->next) n->next->prev = n->prev;
+        sub = hsafe__th_merge_pairs(n->child);
+        *root = hsafe__th_meld(*root, sub);
+    }
+    n->child = n->next = n->prev = NULL;
+}
+
+#endif /* HSAFE__TASKS_TIMER_H */
+/* ---- end tasks/timer.h ---- */
+/* ---- begin tasks/io.h ---- */
+/* tasks/io.h - the loop's view of the operating system: the monotonic
+ * clock, fd readiness and the idle sleep. Implementation part only,
+ * included by hsafe.h before tasks/sched.h.
+ *
+ * THIS IS THE ONLY TASKS FILE THAT TESTS OS FLAGS (HSAFE__OS_WIN32,
+ * HSAFE__OS_LINUX, from core/target.h) OR MAKES SYSTEM CALLS; it is meant
+ * to move to the OS layer (os/) as a whole.
+ * It gives tasks/sched.h:
+ *   hsafe__tos_now()                          monotonic ns
+ *   hsafe__tos_init(loop) / hsafe__tos_fini(loop)
+ *   hsafe__tos_arm(loop, t, fd, events)       start watching fd for t
+ *                                             (0, HSAFE_EBUSY, HSAFE_EINVAL,
+ *                                             HSAFE_ENOTSUP, or 1: the fd
+ *                                             is always ready, e.g. a file)
+ *   hsafe__tos_disarm(loop, t)                stop watching t's fd
+ *   hsafe__tos_wait(loop, timeout_ns)         sleep in the kernel until an
+ *                                             armed fd is ready (calling
+ *                                             hsafe__task_io_ready(t) for
+ *                                             each) or timeout_ns passed
+ *                                             (-1: no timeout, 0: poll)
+ * Backends: epoll (Linux), poll() (other POSIX; on Linux too with
+ * HSAFE_TEST_TASK_POLL, [impl] TESTS ONLY), and on Windows the clock and
+ * a plain Sleep (no fd waits).
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_IO_H)
+#define HSAFE__TASKS_IO_H 1
+
+static void hsafe__task_io_ready(hsafe_task *t);
+
+#if defined(HSAFE__OS_WIN32)
+#  define HSAFE__TOS_WIN32 1
+#elif defined(HSAFE__OS_LINUX) && !defined(HSAFE_TEST_TASK_POLL)
+#  define HSAFE__TOS_EPOLL 1
+#  include <sys/epoll.h>
+#  include <time.h>
+#else
+#  define HSAFE__TOS_POLL 1
+#  include <poll.h>
+#  include <time.h>
+#endif
+
+/* ms for a timeout in ns, rounded up so a sleep never ends early */
+static int hsafe__tos_ms(int64_t ns)
+{
+    if (ns < 0) return -1;
+    if (ns > (int64_t)INT_MAX * 1000000) return INT_MAX;
+    return (int)((ns + 999999) / 1000000);
+}
+
+#if defined(HSAFE__TOS_WIN32)
+
+static int64_t hsafe__tos_now(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER c;
+    if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&c);
+    return (int64_t)((c.QuadPart / freq.QuadPart) * 1000000000LL +
+                     (c.QuadPart % freq.QuadPart) * 1000000000LL / freq.QuadPart);
+}
+static int hsafe__tos_init(hsafe_loop *loop) { loop->io_fd = -1; return HSAFE_OK; }
+static void hsafe__tos_fini(hsafe_loop *loop) { (void)loop; }
+static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
+{
+    (void)loop; (void)t; (void)fd; (void)events;
+    return HSAFE_ENOTSUP;
+}
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (void)t; }
+static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
+{
+    int ms = hsafe__tos_ms(timeout_ns);
+    (void)loop;
+    Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+}
+
+#else /* POSIX */
+
+static int64_t hsafe__tos_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+#if defined(HSAFE__TOS_EPOLL)
+
+static int hsafe__tos_init(hsafe_loop *loop)
+{
+    loop->io_fd = epoll_create1(EPOLL_CLOEXEC);
+    return loop->io_fd < 0 ? HSAFE_ENOMEM : HSAFE_OK;
+}
+
+static void hsafe__tos_fini(hsafe_loop *loop)
+{
+    if (loop->io_fd >= 0) close(loop->io_fd);
+    loop->io_fd = -1;
+}
+
+static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLONESHOT | ((events & HSAFE_FD_READ) ? EPOLLIN : 0u) |
+                ((events & HSAFE_FD_WRITE) ? EPOLLOUT : 0u);
+    ev.data.ptr = t;
+    if (epoll_ctl(loop->io_fd, EPOLL_CTL_ADD, fd, &ev) == 0) return HSAFE_OK;
+    if (errno == EEXIST) return HSAFE_EBUSY;
+    if (errno == EPERM) return 1;       /* regular file: always ready */
+    return HSAFE_EINVAL;
+}
+
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    epoll_ctl(loop->io_fd, EPOLL_CTL_DEL, t->wait_fd, &ev);
+}
+
+static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
+{
+    struct epoll_event evs[64];
+    int n, i;
+    n = epoll_wait(loop->io_fd, evs, 64, hsafe__tos_ms(timeout_ns));
+    for (i = 0; i < n; i++) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+}
+
+#else /* poll() */
+
+static int hsafe__tos_init(hsafe_loop *loop) { loop->io_fd = -1; return HSAFE_OK; }
+static void hsafe__tos_fini(hsafe_loop *loop) { (void)loop; }
+
+static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
+{
+    int i, free_i = -1;
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) return HSAFE_EINVAL;
+    for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++) {
+        if (loop->io_slots[i].task && loop->io_slots[i].fd == fd) return HSAFE_EBUSY;
+        if (!loop->io_slots[i].task && free_i < 0) free_i = i;
+    }
+    if (free_i < 0) return HSAFE_EBUSY;
+    loop->io_slots[free_i].fd = fd;
+    loop->io_slots[free_i].events = (short)(((events & HSAFE_FD_READ) ? POLLIN : 0) |
+                                            ((events & HSAFE_FD_WRITE) ? POLLOUT : 0));
+    loop->io_slots[free_i].task = t;
+    return HSAFE_OK;
+}
+
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+{
+    int i;
+    for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++)
+        if (loop->io_slots[i].task == t) loop->io_slots[i].task = NULL;
+}
+
+static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
+{
+    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS];
+    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS];
+    int i, n = 0;
+    for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++) {
+        if (!loop->io_slots[i].task) continue;
+        pfd[n].fd = loop->io_slots[i].fd;
+        pfd[n].events = loop->io_slots[i].events;
+        pfd[n].revents = 0;
+        who[n++] = loop->io_slots[i].task;
+    }
+    if (poll(pfd, (nfds_t)n, hsafe__tos_ms(timeout_ns)) <= 0) return;
+    for (i = 0; i < n; i++)
+        if (pfd[i].revents) hsafe__task_io_ready(who[i]);
+}
+
+#endif /* epoll / poll */
+#endif /* POSIX */
+
+#endif /* HSAFE__TASKS_IO_H */
+/* ---- end tasks/io.h ---- */
+/* ---- begin tasks/sched.h ---- */
+/* tasks/sched.h - scoped tasks: the loop (scheduler), tasks, scopes,
+ * cancellation, shields, the blocking calls and the task-tree dump.
+ * Implementation part only, included by hsafe.h after tasks/timer.h and
+ * tasks/io.h, at the end of the implementation section.
+ *
+ * Uses: the coroutine core (hsafe_coro_*, hsafe__resume_clear,
+ * hsafe__coro_exit), the pool (hsafe_pool_acquire/release), the run state
+ * (hsafe__tls.run, to tell a task from a run nested in it), the thread
+ * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
+ * (core/thread.h; the overflow diagnostic names the running task through
+ * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
+ * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
+ * macros here, no system calls, no allocation.
+ *
+ * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
+ * running on this thread); everything else hangs off the loop.
+ *
+ * Provides to hsafe.h (declared there, before hsafe_panic):
+ *   hsafe__task_innermost()   the running task, unless a hsafe_run nested
+ *                             in it is more recent (then NULL)
+ *   hsafe__task_end_panic(t)  end task t by a panic (does not return)
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_SCHED_H)
+#define HSAFE__TASKS_SCHED_H 1
+
+#define HSAFE__LOOP_MAGIC  0x6c6f6f70u   /* "loop" */
+#define HSAFE__TASK_MAGIC  0x7461736bu   /* "task" */
+#define HSAFE__SCOPE_MAGIC 0x73636f70u   /* "scop" */
+
+enum { HSAFE__WAIT_NONE = 0, HSAFE__WAIT_YIELD, HSAFE__WAIT_SLEEP, HSAFE__WAIT_FD,
+       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK };
+enum { HSAFE__SCOPE_OPEN = 1, HSAFE__SCOPE_JOINING = 2, HSAFE__SCOPE_JOINED = 3 };
+enum { HSAFE__TIMER_TASK = 1, HSAFE__TIMER_SCOPE = 2 };
+
+
+#define HSAFE__CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static const char *hsafe__tname(const hsafe_task *t) { return t && t->name ? t->name : "(unnamed)"; }
+static const char *hsafe__sname(const char *n) { return n ? n : "(unnamed)"; }
+
+__attribute__((noreturn)) static void hsafe__task_misuse(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    hsafe__misuse(buf);
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+HSAFE_API hsafe_time hsafe_now(void) { return hsafe__tos_now(); }
+
+HSAFE_API hsafe_time hsafe_after(int64_t ns)
+{
+    hsafe_time now = hsafe__tos_now();
+    if (ns <= 0) return now;
+    return ns >= HSAFE_FOREVER - now ? HSAFE_FOREVER : now + ns;
+}
+
+/* ---- the running task ---------------------------------------------------- */
+
+static hsafe_task *hsafe__task_innermost(void)
+{
+    hsafe_loop *l = hsafe__tls.loop;
+    hsafe_task *t = l ? l->current : NULL;
+    if (!t || (void *)hsafe__tls.run != l->run_outer) return NULL;
+    return t;
+}
+
+static hsafe_task *hsafe__task_here(const char *what)
+{
+    hsafe_loop *l = hsafe__tls.loop;
+    hsafe_task *t = l ? l->current : NULL;
+    if (!t) hsafe__task_misuse("%s called outside a task", what);
+    if ((void *)hsafe__tls.run != l->run_outer)
+        hsafe__task_misuse("%s called inside a hsafe_run nested in task '%s' "
+                           "(a run cannot block: return from it first)", what, hsafe__tname(t));
+    return t;
+}
+
+static int hsafe__cancelled_eff(const hsafe_task *t) { return t->cancel_reason && !t->shield_depth; }
+
+/* The deadline a blocking call really uses: a shield caps it. */
+static hsafe_time hsafe__eff_deadline(const hsafe_task *t, hsafe_time dl)
+{
+    return (t->shield_depth && t->shield_grace < dl) ? t->shield_grace : dl;
+}
+
+/* A scope of t whose frame has ended (the opener returned or jumped out
+ * without joining) lies below every live frame, or was overwritten by a
+ * later frame. Checked at each switch out, from a frame below every frame
+ * of the task's code: the innermost open scope must lie above it and still
+ * say it is an open scope of t. (A dead scope whose bytes a later frame
+ * has not overwritten, above the check, is not seen.) Scopes outside the
+ * task's stack (ASan's fake stack) are checked through ASan's poisoning.
+ * Not instrumented: the dead frame may lie in a redzone ASan poisoned for
+ * a live one. */
+#if defined(HSAFE__ASAN)
+#ifdef __cplusplus
+extern "C" {
+#endif
+int __asan_address_is_poisoned(void const volatile *addr);
+#ifdef __cplusplus
+}
+#endif
+/* With detect_stack_use_after_return the scope lives in a fake frame,
+ * which ASan poisons when its function returns (a live scope object is
+ * never poisoned, wherever it lives). */
+static int hsafe__scope_in_dead_fake_frame(const volatile hsafe_scope *s)
+{
+    return __asan_address_is_poisoned(s);
+}
+#else
+#  define hsafe__scope_in_dead_fake_frame(s) 0
+#endif
+
+#if defined(HSAFE__ASAN)
+__attribute__((no_sanitize_address))
+#endif
+__attribute__((noinline)) static void hsafe__check_scopes(const hsafe_task *t)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    const volatile hsafe_scope *s = t->scopes;
+    if ((s && (uintptr_t)s - (uintptr_t)t->co.stack_lo < t->co.stack_size &&
+         ((uintptr_t)s < here || s->magic != HSAFE__SCOPE_MAGIC || s->owner != t ||
+          (s->state != HSAFE__SCOPE_OPEN && s->state != HSAFE__SCOPE_JOINING))) ||
+        (s && hsafe__scope_in_dead_fake_frame(s)))
+        hsafe__task_misuse("scope '%s' of task '%s' is no longer on the stack: the function "
+                           "that opened it returned (or jumped out) without hsafe_scope_join",
+                           hsafe__sname(t->scope_name), hsafe__tname(t));
+}
+
+/* ---- run queue, wakeups -------------------------------------------------- */
+
+static void hsafe__ready_push(hsafe_loop *l, hsafe_task *t)
+{
+    t->ready_next = NULL;
+    if (l->ready_tail) l->ready_tail->ready_next = t;
+    else l->ready_head = t;
+    l->ready_tail = t;
+}
+
+static void hsafe__task_wake(hsafe_task *t, int rc)
+{
+    if (t->state != HSAFE_TASK_WAITING) return;
+    t->wait_rc = rc;
+    t->state = HSAFE_TASK_READY;
+    hsafe__ready_push(t->loop, t);
+}
+
+__attribute__((unused)) static void hsafe__task_io_ready(hsafe_task *t)   /* no fd waits on Windows */
+{
+    if (t->wait_kind == HSAFE__WAIT_FD) hsafe__task_wake(t, HSAFE_OK);
+}
+
+static void hsafe__timer_arm(hsafe_loop *l, hsafe__timer *n, hsafe_time when, int kind)
+{
+    n->when = when;
+    n->kind = kind;
+    hsafe__th_insert(&l->timers, n);
+}
+
+static void hsafe__timer_disarm(hsafe_loop *l, hsafe__timer *n)
+{
+    if (!n->kind) return;
+    hsafe__th_remove(&l->timers, n);
+    n->kind = 0;
+}
+
+/* stack-waiter queue (hsafe_scope_spawn_wait) */
+static int hsafe__sw_linked(const hsafe_loop *l, const hsafe_task *t)
+{
+    return t->wait_prev || l->stack_wait_head == t;
+}
+
+static void hsafe__sw_push(hsafe_loop *l, hsafe_task *t)
+{
+    t->wait_next = NULL;
+    t->wait_prev = l->stack_wait_tail;
+    if (l->stack_wait_tail) l->stack_wait_tail->wait_next = t;
+    else l->stack_wait_head = t;
+    l->stack_wait_tail = t;
+}
+
+static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
+{
+    if (!hsafe__sw_linked(l, t)) return;
+    if (t->wait_prev) t->wait_prev->wait_next = t->wait_next;
+    else l->stack_wait_head = t->wait_next;
+    if (t->wait_next) t->wait_next->wait_prev = t->wait_prev;
+    else l->stack_wait_tail = t->wait_prev;
+    t->wait_prev = t->wait_next = NULL;
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+/* From task t's own stack: give the thread back to the scheduler. t's
+ * state (READY or WAITING) is already set. */
+static void hsafe__task_switch_out(hsafe_task *t)
+{
+    hsafe__check_scopes(t);
+    hsafe_coro_yield(&t->co, 0);
+}
+
+/* Block t until a waker calls hsafe__task_wake (or the deadline); returns
+ * the waker's code (HSAFE_ETIMEDOUT from the timer). */
+static int hsafe__task_block(hsafe_task *t, int kind, hsafe_time dl)
+{
+    hsafe_loop *l = t->loop;
+    t->wait_kind = kind;
+    t->wait_rc = HSAFE_OK;
+    t->state = HSAFE_TASK_WAITING;
+    if (dl != HSAFE_FOREVER) hsafe__timer_arm(l, &t->timer, dl, HSAFE__TIMER_TASK);
+    hsafe__task_switch_out(t);
+    hsafe__timer_disarm(l, &t->timer);
+    t->wait_kind = HSAFE__WAIT_NONE;
+    return t->wait_rc;
+}
+
+/* ---- cancellation -------------------------------------------------------- */
+
+static void hsafe__task_cancel(hsafe_task *t, int reason);
+
+static void hsafe__scope_cancel(hsafe_scope *s, int reason)
+{
+    hsafe_task *c;
+    if (s->cancel_reason || s->state == HSAFE__SCOPE_JOINED) return;
+    s->cancel_reason = reason;
+    if (reason == HSAFE_CANCEL_DEADLINE) {
+        if (!s->result) s->result = HSAFE_ETIMEDOUT;
+    } else if (reason != HSAFE_CANCEL_SIBLING && s->live && !s->result) {
+        s->result = HSAFE_ECANCELED;
+    }
+    hsafe__timer_disarm(s->loop, &s->timer);
+    for (c = s->children; c; c = c->sib_next) hsafe__task_cancel(c, reason);
+}
+
+static void hsafe__task_cancel(hsafe_task *t, int reason)
+{
+    hsafe_scope *s;
+    if (t->cancel_reason) return;
+    t->cancel_reason = reason;
+    if (!t->shield_depth && t->state == HSAFE_TASK_WAITING && t->wait_kind != HSAFE__WAIT_JOIN)
+        hsafe__task_wake(t, HSAFE_ECANCELED);
+    /* Its scopes (opened outside a shield) and so its descendants. */
+    for (s = t->scopes; s; s = s->outer)
+        if (!s->shielded) hsafe__scope_cancel(s, HSAFE_CANCEL_PARENT);
+}
+
+/* ---- task lifecycle ------------------------------------------------------ */
+
+static void hsafe__task_run_cleanups(hsafe_task *t)
+{
+    while (t->cleanups) {
+        hsafe_cleanup *c = t->cleanups;
+        t->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+static int hsafe__scope_close(hsafe_task *t, hsafe_scope *s);
+
+static uintptr_t hsafe__task_main(hsafe_coro *co, uintptr_t first)
+{
+    hsafe_task *t = (hsafe_task *)hsafe_coro_user(co);
+    hsafe_cleanup *c;
+    int rc;
+    (void)first;
+    rc = t->fn(t->arg);
+    if (t->scopes)
+        hsafe__task_misuse("task '%s' returned with scope '%s' still open: join every scope "
+                           "a task opens before it returns", hsafe__tname(t),
+                           hsafe__sname(t->scope_name));
+    if (t->shield_depth)
+        hsafe__task_misuse("task '%s' returned inside a shield: call hsafe_shield_end first",
+                           hsafe__tname(t));
+    for (c = t->cleanups; c; c = c->next)
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size)
+            hsafe__task_misuse("task '%s' returned with a cleanup handler still registered "
+                               "in a frame that has ended: pop it before returning",
+                               hsafe__tname(t));
+    t->status = rc;
+    hsafe__task_run_cleanups(t);
+    return 0;
+}
+
+/* hsafe_panic in task t (message already in t->message): cancel and join
+ * its open scopes, innermost first, run its cleanups, end it. */
+__attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t)
+{
+    t->panicking = 1;
+    t->status = HSAFE_EPANIC;
+    while (t->scopes) {
+        hsafe_scope *s = t->scopes;
+        hsafe__scope_cancel(s, HSAFE_CANCEL_PARENT);
+        hsafe__scope_close(t, s);
+    }
+    t->shield_depth = 0;
+    hsafe__task_run_cleanups(t);
+    hsafe__coro_exit(&t->co, 0);
+}
+
+static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
+{
+    int failed;
+    if (c->sib_prev) c->sib_prev->sib_next = c->sib_next;
+    else s->children = c->sib_next;
+    if (c->sib_next) c->sib_next->sib_prev = c->sib_prev;
+    else s->children_tail = c->sib_prev;
+    c->sib_prev = c->sib_next = NULL;
+    s->live--;
+    failed = c->status < 0 && !(c->status == HSAFE_ECANCELED && s->cancel_reason);
+    if (failed) {
+        s->failed++;
+        if (!s->first_failed) s->first_failed = c;
+        if (!s->result) s->result = c->status;
+        if (!(s->flags & HSAFE_SCOPE_COLLECT_ALL)) hsafe__scope_cancel(s, HSAFE_CANCEL_SIBLING);
+    }
+    if (!s->live && s->joiner) hsafe__task_wake(s->joiner, HSAFE_OK);
+}
+
+/* On the scheduler's stack: t's function has ended. */
+static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
+{
+    hsafe_stack *st = t->stack;
+    hsafe_coro_fini(&t->co);
+    hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
+    t->stack_used = st->last_used;
+    t->stack = NULL;
+    t->state = HSAFE_TASK_DONE;
+    l->live--;
+    if (t->scope) hsafe__child_done(t->scope, t);
+    if (l->stack_wait_head) {
+        hsafe_task *w = l->stack_wait_head;
+        hsafe__sw_remove(l, w);
+        hsafe__task_wake(w, HSAFE_OK);
+    }
+}
+
+/* Fill t and make it ready. */
+static void hsafe__task_start(hsafe_loop *l, hsafe_scope *s, hsafe_task *t, hsafe_stack *st,
+                              hsafe_task_fn fn, void *arg, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    t->magic = HSAFE__TASK_MAGIC;
+    t->fn = fn;
+    t->arg = arg;
+    t->name = name;
+    t->loop = l;
+    t->scope = s;
+    t->stack = st;
+    t->wait_fd = -1;
+    hsafe_coro_init(&t->co, st->lo, st->size, hsafe__task_main, t);
+    if (s) {
+        t->sib_prev = s->children_tail;
+        if (s->children_tail) s->children_tail->sib_next = t;
+        else s->children = t;
+        s->children_tail = t;
+        s->live++;
+        s->spawned++;
+        t->cancel_reason = s->cancel_reason;     /* level-triggered */
+    }
+    l->live++;
+    l->spawned++;
+    t->state = HSAFE_TASK_READY;
+    hsafe__ready_push(l, t);
+}
+
+/* ---- the scheduler ------------------------------------------------------- */
+
+static void hsafe__loop_resume(hsafe_loop *l, hsafe_task *t)
+{
+    uintptr_t v = 0;
+    l->current = t;
+    t->state = HSAFE_TASK_RUNNING;
+    l->switches++;
+    hsafe__resume_clear(&t->co, &v);     /* registers cleared right after */
+    l->current = NULL;
+    if (t->co.status == HSAFE_CORO_FINISHED) {
+        hsafe__task_finish(l, t);
+        hsafe__altstack_scrub();         /* a handler may have run there */
+    }
+}
+
+static void hsafe__loop_expire(hsafe_loop *l)
+{
+    hsafe_time now;
+    if (!l->timers) return;
+    now = hsafe__tos_now();
+    while (l->timers && l->timers->when <= now) {
+        hsafe__timer *n = l->timers;
+        int kind = n->kind;
+        hsafe__th_remove(&l->timers, n);
+        n->kind = 0;
+        if (kind == HSAFE__TIMER_TASK)
+            hsafe__task_wake(HSAFE__CONTAINER(n, hsafe_task, timer), HSAFE_ETIMEDOUT);
+        else
+            hsafe__scope_cancel(HSAFE__CONTAINER(n, hsafe_scope, timer), HSAFE_CANCEL_DEADLINE);
+    }
+}
+
+static void hsafe__loop_schedule(hsafe_loop *l)
+{
+    while (l->root.state != HSAFE_TASK_DONE) {
+        /* One pass over the tasks ready now; those made ready meanwhile
+         * (yielders included) wait for the next pass, after the events. */
+        hsafe_task *batch = l->ready_head;
+        l->ready_head = l->ready_tail = NULL;
+        while (batch) {
+            hsafe_task *t = batch;
+            batch = t->ready_next;
+            t->ready_next = NULL;
+            hsafe__loop_resume(l, t);
+        }
+        if (l->root.state == HSAFE_TASK_DONE) break;
+        if (l->ready_head) {
+            if (l->io_waiters) hsafe__tos_wait(l, 0);
+        } else if (l->timers) {
+            int64_t d = l->timers->when - hsafe__tos_now();
+            hsafe__tos_wait(l, d < 0 ? 0 : d);
+        } else if (l->io_waiters) {
+            hsafe__tos_wait(l, -1);
+        } else {
+            hsafe_loop_dump(l);
+            hsafe__misuse("hsafe_loop_run: deadlock: every task waits and nothing can wake one "
+                          "(no deadline, no fd): the task tree is above");
+        }
+        hsafe__loop_expire(l);
+    }
+}
+
+/* ---- loop API ------------------------------------------------------------ */
+
+static int hsafe__loop_ok(const hsafe_loop *l) { return l && l->magic == HSAFE__LOOP_MAGIC; }
+
+HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg)
+{
+    int rc;
+    if (!loop || !cfg || !hsafe__pool_ok(cfg->pool) || cfg->flags) return HSAFE_EINVAL;
+    memset(loop, 0, sizeof *loop);
+    loop->pool = cfg->pool;
+    rc = hsafe__tos_init(loop);
+    if (rc) return rc;
+    loop->magic = HSAFE__LOOP_MAGIC;
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_loop_fini(hsafe_loop *loop)
+{
+    if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    if (loop->running) return HSAFE_ESTATE;
+    hsafe__tos_fini(loop);
+    loop->magic = 0;
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_loop_run(hsafe_loop *loop, hsafe_task_fn fn, void *arg, const char *name)
+{
+    hsafe_stack *st = NULL;
+    int rc;
+    if (!hsafe__loop_ok(loop) || !fn) return HSAFE_EINVAL;
+    if (loop->running || hsafe__tls.loop) return HSAFE_ESTATE;
+    rc = hsafe_pool_acquire(loop->pool, &st);
+    if (rc) return rc;
+    hsafe__cpu_init_once();
+    hsafe__thread_prepare();
+    loop->running = 1;
+    loop->run_outer = (void *)hsafe__tls.run;
+    loop->prev_loop = hsafe__tls.loop;
+    hsafe__tls.loop = loop;
+    hsafe__task_start(loop, NULL, &loop->root, st, fn, arg, name ? name : "root");
+    hsafe__loop_schedule(loop);
+    hsafe__tls.loop = loop->prev_loop;
+    loop->running = 0;
+    return loop->root.status;
+}
+
+HSAFE_API const hsafe_task *hsafe_loop_root(const hsafe_loop *loop) { return loop ? &loop->root : NULL; }
+
+/* ---- scopes -------------------------------------------------------------- */
+
+HSAFE_API int hsafe_scope_open(hsafe_scope *s, const char *name, unsigned flags, hsafe_time deadline)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_scope_open");
+    if (!s || (flags & ~HSAFE_SCOPE_COLLECT_ALL)) return HSAFE_EINVAL;
+    hsafe__check_scopes(t);
+    memset(s, 0, sizeof *s);
+    s->magic = HSAFE__SCOPE_MAGIC;
+    s->flags = flags;
+    s->name = name;
+    s->loop = t->loop;
+    s->owner = t;
+    s->outer = t->scopes;
+    s->state = HSAFE__SCOPE_OPEN;
+    s->shielded = t->shield_depth > 0;
+    s->deadline = deadline;
+    t->scopes = s;
+    t->scope_name = name;
+    if (hsafe__cancelled_eff(t)) hsafe__scope_cancel(s, HSAFE_CANCEL_PARENT);
+    if (deadline != HSAFE_FOREVER && !s->cancel_reason) {
+        if (deadline <= hsafe__tos_now()) hsafe__scope_cancel(s, HSAFE_CANCEL_DEADLINE);
+        else hsafe__timer_arm(t->loop, &s->timer, deadline, HSAFE__TIMER_SCOPE);
+    }
+    return HSAFE_OK;
+}
+
+static int hsafe__scope_close(hsafe_task *t, hsafe_scope *s)
+{
+    int rc;
+    s->state = HSAFE__SCOPE_JOINING;
+    while (s->live) {
+        if (hsafe__cancelled_eff(t) && !s->shielded) hsafe__scope_cancel(s, HSAFE_CANCEL_PARENT);
+        s->joiner = t;
+        hsafe__task_block(t, HSAFE__WAIT_JOIN, HSAFE_FOREVER);
+        s->joiner = NULL;
+    }
+    hsafe__timer_disarm(s->loop, &s->timer);
+    s->state = HSAFE__SCOPE_JOINED;
+    t->scopes = s->outer;
+    t->scope_name = s->outer ? s->outer->name : NULL;
+    rc = s->result;
+    if (!rc && hsafe__cancelled_eff(t) && !s->shielded) rc = HSAFE_ECANCELED;
+    return rc;
+}
+
+static int hsafe__is_descendant(const hsafe_task *t, const hsafe_scope *s)
+{
+    for (; t; t = t->scope ? t->scope->owner : NULL)
+        if (t->scope == s) return 1;
+    return 0;
+}
+
+HSAFE_API int hsafe_scope_join(hsafe_scope *s)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_scope_join");
+    if (!s || s->magic != HSAFE__SCOPE_MAGIC)
+        hsafe__task_misuse("hsafe_scope_join: task '%s' joined something that is not an open scope",
+                           hsafe__tname(t));
+    if (s->state == HSAFE__SCOPE_JOINED)
+        hsafe__task_misuse("hsafe_scope_join: scope '%s' was already joined (task '%s' joined it again)",
+                           hsafe__sname(s->name), hsafe__tname(t));
+    if (s->owner != t) {
+        if (hsafe__is_descendant(t, s))
+            hsafe__task_misuse("hsafe_scope_join: scope '%s' joined from its own child task '%s' "
+                               "(it would wait for itself); only its opener '%s' may join it",
+                               hsafe__sname(s->name), hsafe__tname(t), hsafe__tname(s->owner));
+        hsafe__task_misuse("hsafe_scope_join: scope '%s' joined by task '%s', which did not open it "
+                           "(opened by '%s')", hsafe__sname(s->name), hsafe__tname(t),
+                           hsafe__tname(s->owner));
+    }
+    if (t->scopes != s)
+        hsafe__task_misuse("hsafe_scope_join: task '%s' joined scope '%s' while scope '%s', opened "
+                           "after it, is still open: join the innermost first",
+                           hsafe__tname(t), hsafe__sname(s->name), hsafe__sname(t->scope_name));
+    return hsafe__scope_close(t, s);
+}
+
+HSAFE_API int hsafe_scope_cancel(hsafe_scope *s)
+{
+    if (!s || s->magic != HSAFE__SCOPE_MAGIC || s->state == HSAFE__SCOPE_JOINED) return HSAFE_EINVAL;
+    hsafe__scope_cancel(s, HSAFE_CANCEL_EXPLICIT);
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_scope_cancel_reason(const hsafe_scope *s) { return s ? s->cancel_reason : 0; }
+HSAFE_API const hsafe_task *hsafe_scope_failed(const hsafe_scope *s) { return s ? s->first_failed : NULL; }
+
+static int hsafe__spawn(hsafe_scope *s, hsafe_task *t, hsafe_task_fn fn, void *arg,
+                        const char *name, int wait, hsafe_time deadline)
+{
+    hsafe_task *cur = hsafe__task_here(wait ? "hsafe_scope_spawn_wait" : "hsafe_scope_spawn");
+    hsafe_loop *l = cur->loop;
+    hsafe_stack *st = NULL;
+    int rc;
+    if (!s || !t || !fn || s->magic != HSAFE__SCOPE_MAGIC || s->loop != l) return HSAFE_EINVAL;
+#if defined(HSAFE__VALGRIND)
+    /* t is usually fresh, uninitialised caller memory: reading its magic
+     * (to refuse a record that holds a live task) is meant. */
+    VALGRIND_MAKE_MEM_DEFINED(&t->magic, sizeof t->magic + sizeof t->state);
+#endif
+    if (t->magic == HSAFE__TASK_MAGIC && t->state != HSAFE_TASK_NONE && t->state != HSAFE_TASK_DONE)
+        return HSAFE_EINVAL;
+    if (wait && hsafe__cancelled_eff(cur)) return HSAFE_ECANCELED;   /* a blocking call */
+    for (;;) {
+        hsafe_time dl;
+        if (s->state == HSAFE__SCOPE_JOINED)
+            hsafe__task_misuse("hsafe_scope_spawn: task '%s' spawned '%s' into scope '%s', which "
+                               "was already joined", hsafe__tname(cur), hsafe__sname(name),
+                               hsafe__sname(s->name));
+        rc = hsafe_pool_acquire(l->pool, &st);
+        if (rc != HSAFE_EBUSY || !wait) break;
+        if (hsafe__cancelled_eff(cur)) return HSAFE_ECANCELED;
+        dl = hsafe__eff_deadline(cur, deadline);
+        if (dl <= hsafe__tos_now()) return HSAFE_ETIMEDOUT;
+        hsafe__sw_push(l, cur);
+        rc = hsafe__task_block(cur, HSAFE__WAIT_STACK, dl);
+        hsafe__sw_remove(l, cur);
+        if (rc) return rc;
+    }
+    if (rc) return rc;
+    hsafe__task_start(l, s, t, st, fn, arg, name);
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_scope_spawn(hsafe_scope *s, hsafe_task *t, hsafe_task_fn fn, void *arg,
+                                const char *name)
+{
+    return hsafe__spawn(s, t, fn, arg, name, 0, HSAFE_FOREVER);
+}
+
+HSAFE_API int hsafe_scope_spawn_wait(hsafe_scope *s, hsafe_task *t, hsafe_task_fn fn, void *arg,
+                                     const char *name, hsafe_time deadline)
+{
+    return hsafe__spawn(s, t, fn, arg, name, 1, deadline);
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+HSAFE_API hsafe_task *hsafe_task_current(void) { return hsafe__task_innermost(); }
+HSAFE_API int hsafe_task_status(const hsafe_task *t) { return t ? t->status : HSAFE_EINVAL; }
+HSAFE_API int hsafe_task_state(const hsafe_task *t)
+{
+    return t && t->magic == HSAFE__TASK_MAGIC ? t->state : HSAFE_TASK_NONE;
+}
+HSAFE_API const char *hsafe_task_name(const hsafe_task *t) { return t && t->name ? t->name : ""; }
+HSAFE_API const char *hsafe_task_message(const hsafe_task *t) { return t ? t->message : ""; }
+HSAFE_API int hsafe_task_cancel_reason(const hsafe_task *t) { return t ? t->cancel_reason : 0; }
+HSAFE_API size_t hsafe_task_stack_used(const hsafe_task *t) { return t ? t->stack_used : 0; }
+
+HSAFE_API const char *hsafe_cancel_reason_name(int reason)
+{
+    switch (reason) {
+    case HSAFE_CANCEL_NONE:     return "none";
+    case HSAFE_CANCEL_EXPLICIT: return "explicit";
+    case HSAFE_CANCEL_DEADLINE: return "deadline";
+    case HSAFE_CANCEL_SIBLING:  return "sibling failed";
+    case HSAFE_CANCEL_PARENT:   return "parent cancelled";
+    default:                    return "unknown";
+    }
+}
+
+/* ---- blocking calls ------------------------------------------------------ */
+
+HSAFE_API int hsafe_yield(void)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_yield");
+    if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+    t->wait_kind = HSAFE__WAIT_YIELD;
+    t->state = HSAFE_TASK_READY;
+    hsafe__ready_push(t->loop, t);
+    hsafe__task_switch_out(t);
+    t->wait_kind = HSAFE__WAIT_NONE;
+    return hsafe__cancelled_eff(t) ? HSAFE_ECANCELED : HSAFE_OK;
+}
+
+HSAFE_API int hsafe_sleep_until(hsafe_time deadline)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_sleep_until");
+    hsafe_time dl;
+    int rc;
+    if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+    dl = hsafe__eff_deadline(t, deadline);
+    if (dl != HSAFE_FOREVER && dl <= hsafe__tos_now()) return dl == deadline ? HSAFE_OK : HSAFE_ETIMEDOUT;
+    rc = hsafe__task_block(t, HSAFE__WAIT_SLEEP, dl);
+    if (rc == HSAFE_ETIMEDOUT && dl == deadline) rc = HSAFE_OK;
+    return rc;
+}
+
+HSAFE_API int hsafe_fd_wait(int fd, int events, hsafe_time deadline)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_fd_wait");
+    hsafe_loop *l = t->loop;
+    int rc;
+    if (fd < 0 || !(events & (HSAFE_FD_READ | HSAFE_FD_WRITE)) ||
+        (events & ~(HSAFE_FD_READ | HSAFE_FD_WRITE))) return HSAFE_EINVAL;
+    if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+    rc = hsafe__tos_arm(l, t, fd, events);
+    if (rc == 1) return HSAFE_OK;           /* always ready (a regular file) */
+    if (rc) return rc;
+    t->wait_fd = fd;
+    t->wait_events = events;
+    l->io_waiters++;
+    rc = hsafe__task_block(t, HSAFE__WAIT_FD, hsafe__eff_deadline(t, deadline));
+    hsafe__tos_disarm(l, t);
+    l->io_waiters--;
+    t->wait_fd = -1;
+    return rc;
+}
+
+HSAFE_API int hsafe_cancelled(void)
+{
+    hsafe_task *t = hsafe__task_innermost();
+    return t && hsafe__cancelled_eff(t) ? t->cancel_reason : 0;
+}
+
+HSAFE_API int hsafe_shield_begin(hsafe_shield *sh, hsafe_time grace)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_shield_begin");
+    if (!sh) return HSAFE_EINVAL;
+    sh->task = t;
+    sh->prev_grace = t->shield_grace;
+    sh->depth = ++t->shield_depth;
+    if (sh->depth == 1 || grace < t->shield_grace) t->shield_grace = grace;
+    return HSAFE_OK;
+}
+
+HSAFE_API void hsafe_shield_end(hsafe_shield *sh)
+{
+    hsafe_task *t = hsafe__task_here("hsafe_shield_end");
+    if (!sh || sh->task != t || sh->depth != t->shield_depth)
+        hsafe__task_misuse("hsafe_shield_end: task '%s' ended a shield that is not its innermost one",
+                           hsafe__tname(t));
+    if (t->scopes && t->scopes->shielded && t->shield_depth == 1)
+        hsafe__task_misuse("hsafe_shield_end: task '%s' ended its shield with scope '%s', opened "
+                           "inside it, still open", hsafe__tname(t), hsafe__sname(t->scope_name));
+    t->shield_depth--;
+    t->shield_grace = sh->prev_grace;
+    sh->task = NULL;
+}
+
+/* ---- the dump ------------------------------------------------------------ */
+
+/* Output of the dump: a buffer (snprintf-like) or a FILE, so a dump from
+ * a task or a debugger needs no big buffer on the stack. */
+typedef struct hsafe__out {
+    char *buf;
+    size_t cap, len;
+    FILE *f;
+} hsafe__out;
+
+static void hsafe__outf(hsafe__out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    if (o->f) n = vfprintf(o->f, fmt, ap);
+    else n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL, o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) o->len += (size_t)n;
+}
+
+/* Deepest byte a live task has written on its stack (it was all-zero when
+ * handed out); reads memory ASan may have poisoned in suspended frames,
+ * and memory below stack pointers, which memcheck would report. */
+#if defined(HSAFE__ASAN)
+__attribute__((no_sanitize_address))
+#endif
+static size_t hsafe__stack_depth(const hsafe_stack *st)
+{
+    const volatile unsigned char *p = st->lo, *e = st->lo + st->size;
+    size_t depth;
+#if defined(HSAFE__VALGRIND)
+    VALGRIND_DISABLE_ERROR_REPORTING;   /* below a stack pointer: meant */
+#endif
+    while (p < e && *p == 0) p++;
+    depth = (size_t)(e - p);
+#if defined(HSAFE__VALGRIND)
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    VALGRIND_MAKE_MEM_DEFINED(&depth, sizeof depth);   /* computed from such bytes */
+#endif
+    return depth;
+}
+
+static void hsafe__dump_time(hsafe__out *o, hsafe_time t, hsafe_time now)
+{
+    if (t == HSAFE_FOREVER) hsafe__outf(o, "forever");
+    else hsafe__outf(o, "%+.3f ms", (double)(t - now) / 1e6);
+}
+
+static void hsafe__dump_task(hsafe__out *o, const hsafe_task *t, int depth, hsafe_time now)
+{
+    static const char *const states[] = { "none", "ready", "running", "waiting", "done" };
+    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack" };
+    const hsafe_scope *s;
+    hsafe__outf(o, "%*stask '%s' [%s", depth * 2, "", hsafe__tname(t),
+                t->state >= 0 && t->state <= 4 ? states[t->state] : "?");
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= 5) {
+        hsafe__outf(o, ": %s", waits[t->wait_kind]);
+        if (t->wait_kind == HSAFE__WAIT_FD) hsafe__outf(o, " %d", t->wait_fd);
+        hsafe__outf(o, " until ");
+        hsafe__dump_time(o, t->timer.kind ? t->timer.when : HSAFE_FOREVER, now);
+    }
+    hsafe__outf(o, "]");
+    if (t->cancel_reason) hsafe__outf(o, " cancelled(%s)", hsafe_cancel_reason_name(t->cancel_reason));
+    if (t->shield_depth) hsafe__outf(o, " shielded");
+    if (t->stack)
+        hsafe__outf(o, " stack %zu/%zu bytes", hsafe__stack_depth(t->stack), t->stack->size);
+    hsafe__outf(o, "\n");
+    for (s = t->scopes; s; s = s->outer) {
+        const hsafe_task *c;
+        hsafe__outf(o, "%*sscope '%s' [%s, %zu live, %zu spawned, %zu failed", depth * 2 + 2, "",
+                    hsafe__sname(s->name), s->state == HSAFE__SCOPE_JOINING ? "joining" : "open",
+                    s->live, s->spawned, s->failed);
+        if (s->deadline != HSAFE_FOREVER) {
+            hsafe__outf(o, ", deadline ");
+            hsafe__dump_time(o, s->deadline, now);
+        }
+        if (s->cancel_reason) hsafe__outf(o, ", cancelled(%s)", hsafe_cancel_reason_name(s->cancel_reason));
+        hsafe__outf(o, "]\n");
+        for (c = s->children; c; c = c->sib_next) hsafe__dump_task(o, c, depth + 2, now);
+    }
+}
+
+static void hsafe__dump(hsafe__out *o, const hsafe_loop *loop)
+{
+    hsafe_time now = hsafe__tos_now();
+    if (!loop) loop = hsafe__tls.loop;
+    if (!hsafe__loop_ok(loop)) {
+        hsafe__outf(o, "hsafe: no loop\n");
+    } else {
+        hsafe__outf(o, "hsafe loop %p: %s, %zu live tasks, %zu spawned, %zu switches, %zu fd waits\n",
+                    (const void *)loop, loop->running ? "running" : "stopped", loop->live,
+                    loop->spawned, loop->switches, loop->io_waiters);
+        if (loop->running) hsafe__dump_task(o, &loop->root, 1, now);
+    }
+}
+
+HSAFE_API size_t hsafe_loop_dump_str(const hsafe_loop *loop, char *buf, size_t cap)
+{
+    hsafe__out o;
+    o.buf = buf;
+    o.cap = buf ? cap : 0;
+    o.len = 0;
+    o.f = NULL;
+    if (o.cap) buf[0] = 0;
+    hsafe__dump(&o, loop);
+    if (o.cap && o.len >= o.cap) buf[o.cap - 1] = 0;
+    return o.len;
+}
+
+HSAFE_API void hsafe_loop_dump(const hsafe_loop *loop)
+{
+    hsafe__out o;
+    memset(&o, 0, sizeof o);
+    o.f = stderr;
+    hsafe__dump(&o, loop);
+    fflush(stderr);
+}
+
+#endif /* HSAFE__TASKS_SCHED_H */
+/* ---- end tasks/sched.h ---- */
 #endif
 
 

@@ -73,8 +73,8 @@ struct hsafe_pool {
                                        fault handler's registry) */
 };
 
-/* Statistics; see hsafe_pool_stats(). */
-typedef struct hsafe_pool_statistics {
+/* Statistics; see hsafe_pool_get_stats(). */
+typedef struct hsafe_pool_stats {
     size_t in_use;        /* stacks handed out now */
     size_t free;          /* stacks created and waiting in the pool */
     size_t created;       /* stacks created so far (in_use + free) */
@@ -83,7 +83,7 @@ typedef struct hsafe_pool_statistics {
     size_t high_water;    /* deepest use of any stack, bytes from the top */
     size_t guard_size;    /* bytes of guard below each stack (0: none) */
     const char *guard;    /* "madv_guard", "mprotect", "page_guard" or "none" */
-} hsafe_pool_statistics;
+} hsafe_pool_stats;
 
 /* Create a pool in caller memory `pool`. Stacks are created lazily, on
  * acquire, up to the capacity. With cfg->memory, stacks and their
@@ -112,7 +112,7 @@ HSAFE_API int hsafe_pool_acquire(hsafe_pool *pool, hsafe_stack **out);
 HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *stack);
 
 /* Fill *out. Errors: HSAFE_EINVAL (NULL or not a pool). */
-HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *out);
+HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out);
 
 /* Lowest usable address, usable size, and the deepest use seen so far
  * (bytes from the top, measured at each release) of a stack. */

@@ -313,7 +313,7 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     return HSAFE_OK;
 }
 
-HSAFE_API int hsafe_pool_stats(const hsafe_pool *pool, hsafe_pool_statistics *out)
+HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out)
 {
     size_t i, hw = 0;
     if (!hsafe__pool_ok(pool) || !out) return HSAFE_EINVAL;

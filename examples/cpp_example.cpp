@@ -207,8 +207,8 @@ int main()
         std::printf("caught the run's panic: %s\n", e.what());
     }
 
-    hsafe_pool_statistics st;
-    hsafe_pool_stats(&pool, &st);
+    hsafe_pool_stats st;
+    hsafe_pool_get_stats(&pool, &st);
     std::printf("pool: %lu stack(s) created, deepest use %lu of %lu bytes\n",
                 static_cast<unsigned long>(st.created), static_cast<unsigned long>(st.high_water),
                 static_cast<unsigned long>(st.stack_size));

@@ -116,8 +116,8 @@ static int demo_panic(hsafe_pool *pool)
 
 static void demo_stats(const hsafe_pool *pool)
 {
-    hsafe_pool_statistics st;
-    if (hsafe_pool_stats(pool, &st) != HSAFE_OK) return;
+    hsafe_pool_stats st;
+    if (hsafe_pool_get_stats(pool, &st) != HSAFE_OK) return;
     printf("4. pool:           %lu stack(s) created, %lu in use, %lu KiB each, guard %s\n",
            (unsigned long)st.created, (unsigned long)st.in_use,
            (unsigned long)(st.stack_size / 1024), st.guard);

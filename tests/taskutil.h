@@ -16,7 +16,7 @@ __attribute__((unused)) static int tu_run_msg(hsafe_task_fn fn, void *arg, size_
     hsafe_pool_config pc;
     hsafe_loop loop;
     hsafe_loop_config lc;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     int rc;
     memset(&pc, 0, sizeof pc);
     pc.stack_size = stack;
@@ -28,7 +28,7 @@ __attribute__((unused)) static int tu_run_msg(hsafe_task_fn fn, void *arg, size_
     rc = hsafe_loop_run(&loop, fn, arg, "root");
     if (msg) snprintf(msg, msg_cap, "%s", hsafe_task_message(hsafe_loop_root(&loop)));
     CHECK_EQ(hsafe_loop_fini(&loop), 0);
-    hsafe_pool_stats(&pool, &st);
+    hsafe_pool_get_stats(&pool, &st);
     CHECK_EQ(st.in_use, 0);
     CHECK_EQ(hsafe_pool_destroy(&pool), 0);
     return rc;

@@ -394,7 +394,7 @@ static void check_guard_size(void)
 {
     hsafe_pool p;
     hsafe_pool_config c;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     hsafe_stack *s = NULL;
     size_t pg = page_size(), want = (100000 + pg - 1) / pg * pg;
     int pipefd[2] = { -1, -1 }, piped = pipe(pipefd) == 0;
@@ -402,7 +402,7 @@ static void check_guard_size(void)
     CHECK_EQ(HSAFE_DEFAULT_GUARD_SIZE, 65536);
     memset(&c, 0, sizeof c);
     CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.guard_size, HSAFE_DEFAULT_GUARD_SIZE);
     CHECK_EQ(hsafe_pool_destroy(&p), HSAFE_OK);
 
@@ -410,7 +410,7 @@ static void check_guard_size(void)
     c.guard_size = 100000;
     c.capacity = 1;
     CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.guard_size, want);
     CHECK_EQ(hsafe_pool_acquire(&p, &s), HSAFE_OK);
     if (s && piped) CHECK_EQ(first_readable_below(pipefd, (uintptr_t)hsafe_stack_base(s), want), 0);
@@ -421,7 +421,7 @@ static void check_guard_size(void)
     c.guard_size = 100000;
     c.flags = HSAFE_POOL_NO_GUARD;
     CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.guard_size, 0);
     CHECK_EQ(hsafe_pool_destroy(&p), HSAFE_OK);
     if (piped) { close(pipefd[0]); close(pipefd[1]); }

@@ -109,13 +109,13 @@ static void test_defaults(void)
 {
     hsafe_pool p;
     hsafe_pool_config zero;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     hsafe_stack *s = NULL;
     char want[32];
     long page = page_size();
 
     CHECK_EQ(hsafe_pool_init(&p, NULL), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.stack_size, HSAFE_DEFAULT_STACK_SIZE);
     CHECK_EQ(st.capacity, HSAFE_DEFAULT_CAPACITY);
     CHECK_EQ(st.in_use, 0);
@@ -135,7 +135,7 @@ static void test_defaults(void)
 
     memset(&zero, 0, sizeof zero);
     CHECK_EQ(hsafe_pool_init(&p, &zero), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.stack_size, HSAFE_DEFAULT_STACK_SIZE);
     CHECK_EQ(st.capacity, HSAFE_DEFAULT_CAPACITY);
     CHECK_EQ(hsafe_pool_destroy(&p), HSAFE_OK);
@@ -143,7 +143,7 @@ static void test_defaults(void)
     /* rounding of mmap'd stacks, no guard */
     zero = config(HSAFE_CORO_MIN_STACK + 1000, 2, HSAFE_POOL_NO_GUARD);
     CHECK_EQ(hsafe_pool_init(&p, &zero), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.stack_size % (size_t)page, 0);
     CHECK(st.stack_size >= zero.stack_size && st.stack_size < zero.stack_size + (size_t)page);
     CHECK(strcmp(st.guard, "none") == 0);
@@ -169,7 +169,7 @@ static void test_caller_memory(void)
 {
     hsafe_pool p;
     hsafe_pool_config c;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     hsafe_stack *s[64];
     size_t n, i, j, per, stack = 20000;   /* rounds to 20000 (16 | 20000) */
     unsigned char *mem = arena + 3;       /* misaligned on purpose */
@@ -180,7 +180,7 @@ static void test_caller_memory(void)
     c.memory = mem;
     c.memory_size = mem_size;
     CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     n = st.capacity;
     per = stack + ((sizeof(hsafe_stack) + 15) / 16) * 16;
     printf("# caller memory: %zu bytes hold %zu stacks of %zu\n", mem_size, n, st.stack_size);
@@ -226,7 +226,7 @@ static void test_caller_memory(void)
     c.memory = mem;
     c.memory_size = mem_size;
     CHECK_EQ(hsafe_pool_init(&p, &c), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.capacity, 2);
     CHECK_EQ(hsafe_pool_destroy(&p), HSAFE_OK);
     c.capacity = n + 1;
@@ -258,7 +258,7 @@ static void test_errors(void)
 {
     hsafe_pool a, b, never;
     hsafe_pool_config c = config(16384, 2, 0);
-    hsafe_pool_statistics st, st2;
+    hsafe_pool_stats st, st2;
     hsafe_stack *s1 = NULL, *s2 = NULL, *s3 = NULL, *sb = NULL, fake;
 
     CHECK_EQ(hsafe_pool_init(&a, &c), HSAFE_OK);
@@ -268,24 +268,24 @@ static void test_errors(void)
     CHECK(s1 != s2);
     CHECK_EQ(hsafe_pool_acquire(&a, &s3), HSAFE_EBUSY);
     CHECK(s3 == NULL);
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_OK);
     CHECK_EQ(st.in_use, 2);
     CHECK_EQ(st.free, 0);
     CHECK_EQ(st.created, 2);
     CHECK_EQ(hsafe_pool_release(&a, s2), HSAFE_OK);
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_OK);
     CHECK_EQ(st.in_use, 1);
     CHECK_EQ(st.free, 1);
     CHECK_EQ(st.created, 2);
     CHECK_EQ(hsafe_pool_acquire(&a, &s3), HSAFE_OK);   /* room again */
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_OK);
     CHECK_EQ(st.created, 2);                           /* reused, not created */
     CHECK_EQ(st.in_use, 2);
 
     /* double release */
     CHECK_EQ(hsafe_pool_release(&a, s3), HSAFE_OK);
     CHECK_EQ(hsafe_pool_release(&a, s3), HSAFE_ESTATE);
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_OK);
     CHECK_EQ(st.in_use, 1);
     CHECK_EQ(st.free, 1);
 
@@ -293,7 +293,7 @@ static void test_errors(void)
     CHECK_EQ(hsafe_pool_acquire(&b, &sb), HSAFE_OK);
     CHECK_EQ(hsafe_pool_release(&a, sb), HSAFE_EOWNER);
     CHECK_EQ(hsafe_pool_release(&b, s1), HSAFE_EOWNER);
-    CHECK_EQ(hsafe_pool_stats(&b, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&b, &st), HSAFE_OK);
     CHECK_EQ(st.in_use, 1);                            /* nothing changed */
     memset(&fake, 0, sizeof fake);
     CHECK_EQ(hsafe_pool_release(&a, &fake), HSAFE_EINVAL);
@@ -303,16 +303,16 @@ static void test_errors(void)
     CHECK_EQ(hsafe_pool_release(NULL, s1), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_acquire(&a, NULL), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_acquire(NULL, &s3), HSAFE_EINVAL);
-    CHECK_EQ(hsafe_pool_stats(NULL, &st), HSAFE_EINVAL);
-    CHECK_EQ(hsafe_pool_stats(&a, NULL), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_pool_get_stats(NULL, &st), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_pool_get_stats(&a, NULL), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_init(NULL, &c), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_destroy(NULL), HSAFE_EINVAL);
 
     /* destroy with a stack out: refused, nothing destroyed */
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_OK);
     memset(hsafe_stack_base(s1), 0x77, 100);
     CHECK_EQ(hsafe_pool_destroy(&a), HSAFE_EINUSE);
-    CHECK_EQ(hsafe_pool_stats(&a, &st2), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st2), HSAFE_OK);
     CHECK_EQ(st2.in_use, st.in_use);
     CHECK_EQ(st2.created, st.created);
     CHECK_EQ(((unsigned char *)hsafe_stack_base(s1))[99], 0x77);   /* still mapped */
@@ -327,13 +327,13 @@ static void test_errors(void)
     /* a destroyed pool */
     CHECK_EQ(hsafe_pool_destroy(&a), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_acquire(&a, &s3), HSAFE_EINVAL);
-    CHECK_EQ(hsafe_pool_stats(&a, &st), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_pool_get_stats(&a, &st), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_release(&a, sb), HSAFE_EINVAL);
     /* a never-initialised one */
     memset(&never, 0, sizeof never);
     CHECK_EQ(hsafe_pool_acquire(&never, &s3), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_release(&never, sb), HSAFE_EINVAL);
-    CHECK_EQ(hsafe_pool_stats(&never, &st), HSAFE_EINVAL);
+    CHECK_EQ(hsafe_pool_get_stats(&never, &st), HSAFE_EINVAL);
     CHECK_EQ(hsafe_pool_destroy(&never), HSAFE_EINVAL);
 
     CHECK_EQ(hsafe_pool_release(&b, sb), HSAFE_OK);
@@ -454,7 +454,7 @@ static void test_invariant_and_stats(void)
 {
     hsafe_pool p;
     hsafe_pool_config c;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     size_t hw1, hw2;
 
     c = config(64 * 1024, 1, 0);
@@ -489,7 +489,7 @@ static void test_invariant_and_stats(void)
     CHECK(hw1 <= 40000 + 4096);
     hw2 = coro_on_stack(&p, 1000);          /* the same stack again (LIFO or not) */
     CHECK(hw2 >= 1000);
-    CHECK_EQ(hsafe_pool_stats(&p, &st), HSAFE_OK);
+    CHECK_EQ(hsafe_pool_get_stats(&p, &st), HSAFE_OK);
     CHECK_EQ(st.high_water, hw1);           /* the deepest use of any stack */
     CHECK(st.high_water >= hw2);
     CHECK_EQ(st.in_use, 0);
@@ -607,7 +607,7 @@ static void child_elock(void *arg)
     hsafe_pool p;
     hsafe_pool_config c;
     hsafe_stack *s = NULL;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     static unsigned char mem[3 * 16384];
     int rc = lose_mlock();
     (void)arg;
@@ -616,7 +616,7 @@ static void child_elock(void *arg)
     c = config(65536, 2, HSAFE_POOL_MLOCK);
     if (hsafe_pool_init(&p, &c) != HSAFE_OK) _exit(10);
     if ((rc = hsafe_pool_acquire(&p, &s)) != HSAFE_ELOCK) { fprintf(stderr, "acquire: %d\n", rc); _exit(11); }
-    if (hsafe_pool_stats(&p, &st) || st.in_use || st.created) _exit(12);
+    if (hsafe_pool_get_stats(&p, &st) || st.in_use || st.created) _exit(12);
     if (hsafe_pool_acquire(&p, &s) != HSAFE_ELOCK) _exit(13);    /* still refused, no leak */
     if (hsafe_pool_destroy(&p) != HSAFE_OK) _exit(14);
 
@@ -651,7 +651,7 @@ static void child_enomem(void *arg)
     hsafe_pool p;
     hsafe_pool_config c;
     hsafe_stack *s = NULL;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     struct rlimit rl;
     size_t now = vm_size();
     int rc;
@@ -672,7 +672,7 @@ static void child_enomem(void *arg)
     c = config(HSAFE_MAX_STACK_SIZE, 1, 0);
     if (hsafe_pool_init(&p, &c) != HSAFE_OK) _exit(10);
     if ((rc = hsafe_pool_acquire(&p, &s)) != HSAFE_ENOMEM) { fprintf(stderr, "acquire: %d\n", rc); _exit(11); }
-    if (hsafe_pool_stats(&p, &st) || st.in_use || st.created) _exit(12);
+    if (hsafe_pool_get_stats(&p, &st) || st.in_use || st.created) _exit(12);
     if (hsafe_pool_destroy(&p) != HSAFE_OK) _exit(13);
 
     c = config(16384, HSAFE_MAX_CAPACITY, 0);     /* 64 MiB of descriptors */

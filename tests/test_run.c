@@ -246,9 +246,9 @@ static void test_panic_cleanups(void)
 
     /* the pool is intact after all those panics */
     {
-        hsafe_pool_statistics st;
+        hsafe_pool_stats st;
         memset(&st, 0, sizeof st);
-        CHECK_EQ(hsafe_pool_stats(&pool, &st), HSAFE_OK);
+        CHECK_EQ(hsafe_pool_get_stats(&pool, &st), HSAFE_OK);
         CHECK_EQ(st.in_use, 0);
     }
 }
@@ -756,9 +756,9 @@ int main(int argc, char **argv)
     test_inplace_grow();
 
     {
-        hsafe_pool_statistics st;
+        hsafe_pool_stats st;
         memset(&st, 0, sizeof st);
-        CHECK_EQ(hsafe_pool_stats(&pool, &st), HSAFE_OK);
+        CHECK_EQ(hsafe_pool_get_stats(&pool, &st), HSAFE_OK);
         CHECK_EQ(st.in_use, 0);
     }
     CHECK_EQ(hsafe_pool_destroy(&pool), HSAFE_OK);

@@ -127,12 +127,12 @@ static void expect_zero(const void *p, size_t n, const char *what)
 static void check_stats(int pi)
 {
     pool_slot *ps = &pools[pi];
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     if (!ps->live) {
-        EXPECT_EQ(hsafe_pool_stats(&ps->pool, &st), HSAFE_EINVAL);
+        EXPECT_EQ(hsafe_pool_get_stats(&ps->pool, &st), HSAFE_EINVAL);
         return;
     }
-    EXPECT_EQ(hsafe_pool_stats(&ps->pool, &st), HSAFE_OK);
+    EXPECT_EQ(hsafe_pool_get_stats(&ps->pool, &st), HSAFE_OK);
     EXPECT_EQ(st.in_use, ps->in_use);
     EXPECT_EQ(st.created, ps->created);
     EXPECT_EQ(st.free, ps->created - ps->in_use);

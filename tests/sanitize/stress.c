@@ -72,8 +72,8 @@ static void many_coroutines(size_t n)
 
 static void check_stats(hsafe_pool *p, size_t in_use, size_t created)
 {
-    hsafe_pool_statistics st;
-    CHECK_EQ(hsafe_pool_stats(p, &st), HSAFE_OK);
+    hsafe_pool_stats st;
+    CHECK_EQ(hsafe_pool_get_stats(p, &st), HSAFE_OK);
     CHECK_EQ(st.in_use, in_use);
     CHECK_EQ(st.created, created);
     CHECK_EQ(st.free, created - in_use);

@@ -1,8 +1,8 @@
 /* hsafe context backend: hand-written asm, AArch64 (AAPCS64, ELF: Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __aarch64__ (LP64, not Windows, not Apple). It implements the internal
- * backend interface described in hsafe.h; asm_x86_64_sysv.h is the reference
+ * backend contract in backends/interface.h; asm_x86_64_sysv.h is the reference
  * design and this file follows it step for step.
  *
  * ABI (Procedure Call Standard for the Arm 64-bit Architecture, AAPCS64):

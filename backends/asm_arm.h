@@ -1,9 +1,9 @@
 /* hsafe context backend: hand-written asm, 32-bit Arm (AAPCS, ELF: Linux
  * armhf/armel, BSD), ARMv6 and later, in ARM or Thumb-2 state.
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __arm__ (not Thumb-1-only cores). It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (Procedure Call Standard for the Arm Architecture, AAPCS, with the

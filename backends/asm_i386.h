@@ -1,8 +1,8 @@
 /* hsafe context backend: hand-written asm, i386 System V (Linux, BSD; cdecl).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __i386__ (ELF). It implements the internal backend interface described in
- * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * Included by hsafe.h when core/target.h chooses the asm backend on
+ * __i386__ (ELF). It implements the backend contract in
+ * backends/interface.h; asm_x86_64_sysv.h is the reference design and this file follows
  * it step for step.
  *
  * ABI (System V i386 psABI, "Function Calling Sequence"):

@@ -1,9 +1,9 @@
 /* hsafe context backend: hand-written asm, 64-bit PowerPC ELFv2 (ppc64le
  * Linux; also big-endian ELFv2 systems).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __powerpc64__ with _CALL_ELF == 2. It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (64-Bit ELF V2 ABI Specification, Power Architecture, chapter 2):

@@ -1,9 +1,9 @@
 /* hsafe context backend: hand-written asm, RISC-V 64 (LP64D/LP64, ELF:
  * Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __riscv with __riscv_xlen == 64. It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (RISC-V ELF psABI, "Register Convention"):

@@ -1,9 +1,9 @@
 /* hsafe context backend: hand-written asm, IBM Z (s390x, the 64-bit
  * z/Architecture ELF ABI: Linux).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __s390x__. It implements the internal backend interface described in
- * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * Included by hsafe.h when core/target.h chooses the asm backend on
+ * __s390x__. It implements the backend contract in
+ * backends/interface.h; asm_x86_64_sysv.h is the reference design and this file follows
  * it step for step.
  *
  * ABI (ELF Application Binary Interface, s390x Supplement, "Function

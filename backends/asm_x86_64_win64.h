@@ -1,6 +1,6 @@
 /* hsafe context backend: hand-written asm, x86_64 Windows (Microsoft x64 ABI).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __x86_64__ with _WIN32 (mingw-w64 gcc or clang). It implements the internal
  * backend contract in backends/interface.h, with
  * the same design as asm_x86_64_sysv.h.

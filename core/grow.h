@@ -50,7 +50,7 @@ HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_b
     return v;
 }
 
-/* ---- >>hsafe:impl:grow ---------------------------------------------- */
+/* ---- hsafe_stack_remaining and hsafe_maybe_grow ---------------------- */
 
 HSAFE_API size_t hsafe_stack_remaining(void)
 {

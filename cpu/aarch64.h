@@ -1,4 +1,4 @@
-/* hsafe CPU support: AArch64 (Linux, BSD). Implementation part only.
+/* hsafe CPU support: AArch64 (Linux, BSD). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect SVE (Linux: getauxval(AT_HWCAP));

@@ -1,5 +1,5 @@
 /* hsafe CPU support: 32-bit Arm, ARM or Thumb-2 state (Linux, BSD).
- * Implementation part only.
+ * Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect the FP register file (Linux:

@@ -1,5 +1,5 @@
 /* hsafe CPU support: generic fallback for architectures without their own
- * file. Implementation part only.
+ * file. Implementation only (cpu/interface.h is the contract).
  *
  * Registers cannot be cleared from portable C, so the sanitized run on such
  * a target wipes the stack but leaves registers as they are; the run's

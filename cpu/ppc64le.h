@@ -1,5 +1,5 @@
 /* hsafe CPU support: 64-bit PowerPC (ppc64le; any ELFv2 system).
- * Implementation part only.
+ * Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            nothing to detect: the unit's own target

@@ -1,4 +1,4 @@
-/* hsafe CPU support: IBM Z (s390x). Implementation part only.
+/* hsafe CPU support: IBM Z (s390x). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect the vector facility (Linux:

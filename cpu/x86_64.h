@@ -1,4 +1,4 @@
-/* hsafe CPU support: x86_64 (any OS). Implementation part only.
+/* hsafe CPU support: x86_64 (any OS). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect which register files the OS enabled

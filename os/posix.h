@@ -1,5 +1,5 @@
 /* hsafe OS services: POSIX (Linux first; other Unixes where they agree).
- * Implementation part only; included by hsafe.h inside the implementation.
+ * Implementation only (os/interface.h is the contract); included by hsafe.h.
  *
  * Provides:
  *   page size; anonymous mappings; one stack = [guard region][stack] in one

@@ -1,6 +1,6 @@
 /* hsafe OS services: Windows (x86_64; built with mingw-w64, tested under
- * wine). Implementation part only; included by hsafe.h inside the
- * implementation. Same functions as os/posix.h.
+ * wine). Implementation only (os/interface.h is the contract); included
+ * by hsafe.h. Same functions as os/posix.h.
  *
  * Provides:
  *   page size; committed private mappings (VirtualAlloc/VirtualFree);

@@ -1,7 +1,7 @@
 /* tasks/sched.h - scoped tasks: the loop (scheduler), tasks, scopes,
  * cancellation, shields, the blocking calls and the task-tree dump.
  * Implementation part only, included by hsafe.h after tasks/timer.h and
- * tasks/io.h, at the end of the implementation section.
+ * tasks/io.h, at the end of the implementation parts.
  *
  * Uses: the coroutine core (hsafe_coro_*, hsafe__resume_clear,
  * hsafe__coro_exit), the pool (hsafe_pool_acquire/release), the run state

@@ -1,6 +1,6 @@
 /* be_asm.c - hsafe built the default way (asm backend, default wipe):
  * switch_rt_ns.asm, spawn_ns.asm, run_ns.*, wipe_gbps.explicit. */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_ASM
 #include "../hsafe.h"

@@ -103,7 +103,7 @@ hsafe__ctx_switch(hsafe__ctx *save, hsafe__ctx *to, uintptr_t v)
 }
 /* ---- end of the stand-in */
 
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_ASM
 #include "../hsafe.h"

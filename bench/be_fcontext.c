@@ -1,5 +1,5 @@
 /* be_fcontext.c - hsafe with -DHSAFE_BACKEND_FCONTEXT (switch_rt_ns.fcontext). */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_FCONTEXT
 #include "../hsafe.h"

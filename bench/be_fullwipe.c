@@ -1,6 +1,6 @@
 /* be_fullwipe.c - hsafe (asm backend) built with -DHSAFE_BENCH_FULL_WIPE:
  * a released stack is wiped whole, the naive scheme (fullwipe_run_ns.*). */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_ASM
 #ifndef HSAFE_BENCH_FULL_WIPE

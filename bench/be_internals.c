@@ -1,7 +1,7 @@
 /* be_internals.c - DIAGNOSTICS (BENCH diag.* lines): the two parts of a
  * release that decide run_ratio.*, timed alone by calling hsafe's private
  * helpers (visible here because this unit compiles the implementation with
- * HSAFE_API static). If they are renamed, this file stops compiling and
+ * HSAFE_PRIVATE). If they are renamed, this file stops compiling and
  * run.sh drops its lines; nothing else depends on it.
  *   diag.scan_gbps.zero_prefix   hsafe__zero_prefix over 64 KiB of zeros:
  *                                what every release of a stack smaller than
@@ -10,7 +10,7 @@
  *   diag.residency_ns.S1M        hsafe__os_touched on a 1 MiB pooled
  *                                stack in steady state (the kernel query a
  *                                release of a large stack makes first) */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_ASM
 #include "../hsafe.h"

@@ -1,7 +1,7 @@
 /* be_savefpu.c - diagnostic: the asm backend built with -DHSAFE_ASM_SAVE_FPU
  * (each coroutine keeps its own MXCSR and x87 control word, as Boost.Context
  * does), for diag.switch_rt_ns.asm_savefpu. */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_ASM
 #ifndef HSAFE_ASM_SAVE_FPU

@@ -1,5 +1,5 @@
 /* be_ucontext.c - hsafe with -DHSAFE_BACKEND_UCONTEXT (switch_rt_ns.ucontext). */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #define HSAFE_BACKEND_UCONTEXT
 #include "../hsafe.h"

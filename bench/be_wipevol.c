@@ -1,6 +1,6 @@
 /* be_wipevol.c - hsafe_wipe built with -DHSAFE_WIPE_VOLATILE
  * (wipe_gbps.volatile). */
-#define HSAFE_API static
+#define HSAFE_PRIVATE
 #define HSAFE_IMPLEMENTATION
 #ifndef HSAFE_WIPE_VOLATILE
 #  define HSAFE_WIPE_VOLATILE 1

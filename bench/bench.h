@@ -2,7 +2,7 @@
  *
  * The context backend is a compile-time choice, so every backend (and every
  * build option the benchmark compares) lives in its own small translation
- * unit that defines HSAFE_API as static and includes hsafe.h with
+ * unit that defines HSAFE_PRIVATE and includes hsafe.h with
  * HSAFE_IMPLEMENTATION. Each such unit exports only the plain functions
  * declared here; driver.c interleaves them in rounds.
  *

@@ -20,7 +20,7 @@
  * visible outside that unit, and two such copies link into one program. */
 #if defined(HSAFE_PRIVATE)
 #  if defined(HSAFE_API)
-#    error "hsafe: define HSAFE_PRIVATE or HSAFE_API, not both"
+#    error "hsafe: define HSAFE_PRIVATE or HSAFE_API, not both (HSAFE_PRIVATE replaces HSAFE_API static)"
 #  endif
 #  define HSAFE_API static __attribute__((unused))
 #elif !defined(HSAFE_API)
@@ -83,7 +83,7 @@ HSAFE__END_C
 #endif
 #if !defined(HSAFE_PRIVATE)
 HSAFE__BEGIN_C
-HSAFE_API const char HSAFE__ABI_BACKEND, HSAFE__ABI_FPU, HSAFE__ABI_CET;
+extern const char HSAFE__ABI_BACKEND, HSAFE__ABI_FPU, HSAFE__ABI_CET;
 HSAFE__END_C
 static const char *const hsafe__abi_tag[3] __attribute__((used, unused)) = {
     &HSAFE__ABI_BACKEND, &HSAFE__ABI_FPU, &HSAFE__ABI_CET
@@ -97,8 +97,18 @@ static const char *const hsafe__abi_tag[3] __attribute__((used, unused)) = {
 #include <stdio.h>
 
 #if !defined(HSAFE_PRIVATE)
+/* Weak where the object format has it: a program that holds two copies of
+ * the implementation built the old way (HSAFE_API static instead of
+ * HSAFE_PRIVATE) still links. */
+#  if defined(HSAFE__OS_WIN32)
+#    define HSAFE__ABI_DEF const char
+#  else
+#    define HSAFE__ABI_DEF __attribute__((weak)) const char
+#  endif
 HSAFE__BEGIN_C
-const char HSAFE__ABI_BACKEND = 1, HSAFE__ABI_FPU = 1, HSAFE__ABI_CET = 1;
+HSAFE__ABI_DEF HSAFE__ABI_BACKEND = 1;
+HSAFE__ABI_DEF HSAFE__ABI_FPU = 1;
+HSAFE__ABI_DEF HSAFE__ABI_CET = 1;
 HSAFE__END_C
 #endif
 

@@ -433,7 +433,7 @@
  * visible outside that unit, and two such copies link into one program. */
 #if defined(HSAFE_PRIVATE)
 #  if defined(HSAFE_API)
-#    error "hsafe: define HSAFE_PRIVATE or HSAFE_API, not both"
+#    error "hsafe: define HSAFE_PRIVATE or HSAFE_API, not both (HSAFE_PRIVATE replaces HSAFE_API static)"
 #  endif
 #  define HSAFE_API static __attribute__((unused))
 #elif !defined(HSAFE_API)
@@ -496,7 +496,7 @@ HSAFE__END_C
 #endif
 #if !defined(HSAFE_PRIVATE)
 HSAFE__BEGIN_C
-HSAFE_API const char HSAFE__ABI_BACKEND, HSAFE__ABI_FPU, HSAFE__ABI_CET;
+extern const char HSAFE__ABI_BACKEND, HSAFE__ABI_FPU, HSAFE__ABI_CET;
 HSAFE__END_C
 static const char *const hsafe__abi_tag[3] __attribute__((used, unused)) = {
     &HSAFE__ABI_BACKEND, &HSAFE__ABI_FPU, &HSAFE__ABI_CET
@@ -510,8 +510,18 @@ static const char *const hsafe__abi_tag[3] __attribute__((used, unused)) = {
 #include <stdio.h>
 
 #if !defined(HSAFE_PRIVATE)
+/* Weak where the object format has it: a program that holds two copies of
+ * the implementation built the old way (HSAFE_API static instead of
+ * HSAFE_PRIVATE) still links. */
+#  if defined(HSAFE__OS_WIN32)
+#    define HSAFE__ABI_DEF const char
+#  else
+#    define HSAFE__ABI_DEF __attribute__((weak)) const char
+#  endif
 HSAFE__BEGIN_C
-const char HSAFE__ABI_BACKEND = 1, HSAFE__ABI_FPU = 1, HSAFE__ABI_CET = 1;
+HSAFE__ABI_DEF HSAFE__ABI_BACKEND = 1;
+HSAFE__ABI_DEF HSAFE__ABI_FPU = 1;
+HSAFE__ABI_DEF HSAFE__ABI_CET = 1;
 HSAFE__END_C
 #endif
 
@@ -1569,7 +1579,7 @@ static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
 /* ---- begin backends/asm_x86_64_win64.h ---- */
 /* hsafe context backend: hand-written asm, x86_64 Windows (Microsoft x64 ABI).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __x86_64__ with _WIN32 (mingw-w64 gcc or clang). It implements the internal
  * backend contract in backends/interface.h, with
  * the same design as asm_x86_64_sysv.h.
@@ -1898,9 +1908,9 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* ---- begin backends/asm_aarch64.h ---- */
 /* hsafe context backend: hand-written asm, AArch64 (AAPCS64, ELF: Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __aarch64__ (LP64, not Windows, not Apple). It implements the internal
- * backend interface described in hsafe.h; asm_x86_64_sysv.h is the reference
+ * backend contract in backends/interface.h; asm_x86_64_sysv.h is the reference
  * design and this file follows it step for step.
  *
  * ABI (Procedure Call Standard for the Arm 64-bit Architecture, AAPCS64):
@@ -2180,9 +2190,9 @@ static void hsafe__ctx_link(hsafe__ctx *ctx, hsafe__ctx *resumer)
 /* hsafe context backend: hand-written asm, RISC-V 64 (LP64D/LP64, ELF:
  * Linux, BSD).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __riscv with __riscv_xlen == 64. It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (RISC-V ELF psABI, "Register Convention"):
@@ -2386,9 +2396,9 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: hand-written asm, 32-bit Arm (AAPCS, ELF: Linux
  * armhf/armel, BSD), ARMv6 and later, in ARM or Thumb-2 state.
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __arm__ (not Thumb-1-only cores). It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (Procedure Call Standard for the Arm Architecture, AAPCS, with the
@@ -2631,9 +2641,9 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* ---- begin backends/asm_i386.h ---- */
 /* hsafe context backend: hand-written asm, i386 System V (Linux, BSD; cdecl).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __i386__ (ELF). It implements the internal backend interface described in
- * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * Included by hsafe.h when core/target.h chooses the asm backend on
+ * __i386__ (ELF). It implements the backend contract in
+ * backends/interface.h; asm_x86_64_sysv.h is the reference design and this file follows
  * it step for step.
  *
  * ABI (System V i386 psABI, "Function Calling Sequence"):
@@ -2858,9 +2868,9 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: hand-written asm, 64-bit PowerPC ELFv2 (ppc64le
  * Linux; also big-endian ELFv2 systems).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
+ * Included by hsafe.h when core/target.h chooses the asm backend on
  * __powerpc64__ with _CALL_ELF == 2. It implements the internal backend
- * interface described in hsafe.h; asm_x86_64_sysv.h is the reference design
+ * contract in backends/interface.h; asm_x86_64_sysv.h is the reference design
  * and this file follows it step for step.
  *
  * ABI (64-Bit ELF V2 ABI Specification, Power Architecture, chapter 2):
@@ -3075,9 +3085,9 @@ static void hsafe__ctx_make(hsafe__ctx *ctx, void *lo, size_t size,
 /* hsafe context backend: hand-written asm, IBM Z (s390x, the 64-bit
  * z/Architecture ELF ABI: Linux).
  *
- * Included by hsafe.h (declaration part) when HSAFE__BACKEND_ASM is chosen on
- * __s390x__. It implements the internal backend interface described in
- * hsafe.h; asm_x86_64_sysv.h is the reference design and this file follows
+ * Included by hsafe.h when core/target.h chooses the asm backend on
+ * __s390x__. It implements the backend contract in
+ * backends/interface.h; asm_x86_64_sysv.h is the reference design and this file follows
  * it step for step.
  *
  * ABI (ELF Application Binary Interface, s390x Supplement, "Function
@@ -3745,7 +3755,7 @@ HSAFE__END_C
 #if defined(HSAFE__IMPL)
 #  if defined(HSAFE__ARCH_X86_64)
 /* ---- begin cpu/x86_64.h ---- */
-/* hsafe CPU support: x86_64 (any OS). Implementation part only.
+/* hsafe CPU support: x86_64 (any OS). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect which register files the OS enabled
@@ -3904,7 +3914,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 /* ---- end cpu/x86_64.h ---- */
 #  elif defined(HSAFE__ARCH_AARCH64)
 /* ---- begin cpu/aarch64.h ---- */
-/* hsafe CPU support: AArch64 (Linux, BSD). Implementation part only.
+/* hsafe CPU support: AArch64 (Linux, BSD). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect SVE (Linux: getauxval(AT_HWCAP));
@@ -4019,7 +4029,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 /* ---- end cpu/aarch64.h ---- */
 #  elif defined(HSAFE__ARCH_RISCV64)
 /* ---- begin cpu/riscv64.h ---- */
-/* hsafe CPU support: RISC-V 64 (Linux, BSD). Implementation part only.
+/* hsafe CPU support: RISC-V 64 (Linux, BSD). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect the vector extension (Linux:
@@ -4145,7 +4155,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 #  elif defined(HSAFE__ARCH_ARM)
 /* ---- begin cpu/arm.h ---- */
 /* hsafe CPU support: 32-bit Arm, ARM or Thumb-2 state (Linux, BSD).
- * Implementation part only.
+ * Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect the FP register file (Linux:
@@ -4298,7 +4308,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 /* ---- end cpu/arm.h ---- */
 #  elif defined(HSAFE__ARCH_I386)
 /* ---- begin cpu/i386.h ---- */
-/* hsafe CPU support: i386 (any OS). Implementation part only.
+/* hsafe CPU support: i386 (any OS). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect which register files exist and the
@@ -4412,7 +4422,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 #  elif defined(HSAFE__ARCH_PPC64LE)
 /* ---- begin cpu/ppc64le.h ---- */
 /* hsafe CPU support: 64-bit PowerPC (ppc64le; any ELFv2 system).
- * Implementation part only.
+ * Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            nothing to detect: the unit's own target
@@ -4531,7 +4541,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 /* ---- end cpu/ppc64le.h ---- */
 #  elif defined(HSAFE__ARCH_S390X)
 /* ---- begin cpu/s390x.h ---- */
-/* hsafe CPU support: IBM Z (s390x). Implementation part only.
+/* hsafe CPU support: IBM Z (s390x). Implementation only (cpu/interface.h is the contract).
  *
  * Provides what the sanitized run needs from the processor:
  *   hsafe__cpu_init()            detect the vector facility (Linux:
@@ -4643,7 +4653,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { 
 #  else
 /* ---- begin cpu/generic.h ---- */
 /* hsafe CPU support: generic fallback for architectures without their own
- * file. Implementation part only.
+ * file. Implementation only (cpu/interface.h is the contract).
  *
  * Registers cannot be cleared from portable C, so the sanitized run on such
  * a target wipes the stack but leaves registers as they are; the run's
@@ -4803,8 +4813,8 @@ typedef struct hsafe__os_hooks {
 #  if defined(HSAFE__OS_WIN32)
 /* ---- begin os/win32.h ---- */
 /* hsafe OS services: Windows (x86_64; built with mingw-w64, tested under
- * wine). Implementation part only; included by hsafe.h inside the
- * implementation. Same functions as os/posix.h.
+ * wine). Implementation only (os/interface.h is the contract); included
+ * by hsafe.h. Same functions as os/posix.h.
  *
  * Provides:
  *   page size; committed private mappings (VirtualAlloc/VirtualFree);
@@ -5244,7 +5254,7 @@ static int hsafe__os_thread_stack(hsafe__os_thread *t, uintptr_t *lo, uintptr_t 
 #  else
 /* ---- begin os/posix.h ---- */
 /* hsafe OS services: POSIX (Linux first; other Unixes where they agree).
- * Implementation part only; included by hsafe.h inside the implementation.
+ * Implementation only (os/interface.h is the contract); included by hsafe.h.
  *
  * Provides:
  *   page size; anonymous mappings; one stack = [guard region][stack] in one
@@ -6798,7 +6808,7 @@ HSAFE_API uintptr_t hsafe_run_inplace(hsafe_run_fn fn, void *arg, size_t scrub_b
     return v;
 }
 
-/* ---- >>hsafe:impl:grow ---------------------------------------------- */
+/* ---- hsafe_stack_remaining and hsafe_maybe_grow ---------------------- */
 
 HSAFE_API size_t hsafe_stack_remaining(void)
 {
@@ -7089,7 +7099,7 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 /* tasks/sched.h - scoped tasks: the loop (scheduler), tasks, scopes,
  * cancellation, shields, the blocking calls and the task-tree dump.
  * Implementation part only, included by hsafe.h after tasks/timer.h and
- * tasks/io.h, at the end of the implementation section.
+ * tasks/io.h, at the end of the implementation parts.
  *
  * Uses: the coroutine core (hsafe_coro_*, hsafe__resume_clear,
  * hsafe__coro_exit), the pool (hsafe_pool_acquire/release), the run state

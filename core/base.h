@@ -100,10 +100,15 @@ static const char *const hsafe__abi_tag[3] __attribute__((used, unused)) = {
 /* Weak where the object format has it: a program that holds two copies of
  * the implementation built the old way (HSAFE_API static instead of
  * HSAFE_PRIVATE) still links. */
-#  if defined(HSAFE__OS_WIN32)
-#    define HSAFE__ABI_DEF const char
+#  if defined(__cplusplus)
+#    define HSAFE__ABI_EXTERN extern   /* a C++ const is internal without it */
 #  else
-#    define HSAFE__ABI_DEF __attribute__((weak)) const char
+#    define HSAFE__ABI_EXTERN
+#  endif
+#  if defined(HSAFE__OS_WIN32)
+#    define HSAFE__ABI_DEF HSAFE__ABI_EXTERN const char
+#  else
+#    define HSAFE__ABI_DEF HSAFE__ABI_EXTERN __attribute__((weak)) const char
 #  endif
 HSAFE__BEGIN_C
 HSAFE__ABI_DEF HSAFE__ABI_BACKEND = 1;

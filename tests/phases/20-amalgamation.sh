@@ -69,7 +69,7 @@ int main(void)
     hsafe_coro co;
     hsafe_pool pool;
     hsafe_pool_config cfg;
-    hsafe_pool_statistics st;
+    hsafe_pool_stats st;
     hsafe_run_info info;
     uintptr_t v = 0, sum = 0, add = 1;
     int n = 42, rc;
@@ -87,7 +87,7 @@ int main(void)
     EXPECT(hsafe_run(&pool, fill, &add, &v) == HSAFE_OK && v == 512);
     rc = hsafe_run_ex(&pool, boom, &n, 0, &info);
     EXPECT(rc == HSAFE_EPANIC && strcmp(info.message, "boom 42") == 0);
-    EXPECT(hsafe_pool_stats(&pool, &st) == HSAFE_OK && st.in_use == 0 && st.high_water >= 512);
+    EXPECT(hsafe_pool_get_stats(&pool, &st) == HSAFE_OK && st.in_use == 0 && st.high_water >= 512);
     EXPECT(hsafe_pool_destroy(&pool) == HSAFE_OK);
 
     if (failures) return 1;

@@ -8,6 +8,13 @@ sends a distinct random payload in several chunks, reads back exactly that
 many bytes, compares and closes. Stdlib only (asyncio). Exits 0 only if
 every connection got its own payload back within the total timeout; prints
 one summary line.
+
+    python3 tests/echo_load.py PORT --idle N [--timeout 60]
+
+Opens N connections, checks each echoes one line, prints "idle: N open"
+(flushed) and then waits, idle, until the server closes every one of them
+(EOF): a server that shuts down must close the connections it holds.
+Exits 0 only if all N saw EOF within the timeout.
 """
 import argparse
 import asyncio
@@ -57,12 +64,30 @@ async def run(args):
     return results, len(opened)
 
 
+async def idle(args):
+    conns = [await asyncio.open_connection("127.0.0.1", args.port) for _ in range(args.idle)]
+    for i, (reader, writer) in enumerate(conns):
+        line = f"idle {i}\n".encode()
+        writer.write(line)
+        await writer.drain()
+        if await reader.readexactly(len(line)) != line:
+            return 0
+    print(f"idle: {len(conns)} open", flush=True)
+    closed = 0
+    for reader, writer in conns:
+        if await reader.read(1) == b"":
+            closed += 1
+        writer.close()
+    return closed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("port", type=int)
     ap.add_argument("--conns", type=int, default=1000)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--idle", type=int, default=0)
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -70,6 +95,15 @@ def main():
     if soft < want:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+    if args.idle:
+        try:
+            closed = asyncio.run(asyncio.wait_for(idle(args), args.timeout))
+        except (asyncio.TimeoutError, OSError) as e:
+            print(f"echo_load: idle: failed: {e!r}")
+            return 1
+        print(f"echo_load: idle: {closed}/{args.idle} closed by the server")
+        return 0 if closed == args.idle else 1
 
     t0 = time.monotonic()
     try:

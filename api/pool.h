@@ -114,6 +114,17 @@ HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *stack);
 /* Fill *out. Errors: HSAFE_EINVAL (NULL or not a pool). */
 HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out);
 
+/* This thread's own pool, with the default configuration (zeroed
+ * hsafe_pool_config), created on first use and destroyed when the thread
+ * ends (a stack still handed out then is left mapped). For threads that
+ * run sanitized runs with no setup:
+ *     hsafe_run(hsafe_thread_pool(), fn, arg, &result);
+ * A pool is used by one thread at a time; this one belongs to its thread
+ * and must not be handed to another. Returns NULL if the pool cannot be
+ * created (out of memory); hsafe_run then returns HSAFE_EINVAL. The main
+ * thread's pool lives until the process exits. */
+HSAFE_API hsafe_pool *hsafe_thread_pool(void);
+
 /* Lowest usable address, usable size, and the deepest use seen so far
  * (bytes from the top, measured at each release) of a stack. */
 static inline void *hsafe_stack_base(const hsafe_stack *s) { return s ? s->lo : NULL; }

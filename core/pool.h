@@ -313,6 +313,30 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     return HSAFE_OK;
 }
 
+/* ---- the thread's own pool ---------------------------------------------- */
+
+static void hsafe__thread_pool_end(void *p)
+{
+    hsafe_pool *pool = (hsafe_pool *)p;
+    if (hsafe_pool_destroy(pool) == HSAFE_OK) free(pool);
+}
+
+HSAFE_API hsafe_pool *hsafe_thread_pool(void)
+{
+    hsafe_pool *pool = hsafe__tls.pool;
+    if (pool) return pool;
+    pool = (hsafe_pool *)malloc(sizeof *pool);
+    if (!pool) return NULL;
+    if (hsafe_pool_init(pool, NULL) != HSAFE_OK) { free(pool); return NULL; }
+    if (hsafe__os_at_thread_exit(hsafe__thread_pool_end, pool) != HSAFE_OK) {
+        hsafe_pool_destroy(pool);
+        free(pool);
+        return NULL;
+    }
+    hsafe__tls.pool = pool;
+    return pool;
+}
+
 HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out)
 {
     size_t i, hw = 0;

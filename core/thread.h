@@ -15,6 +15,7 @@ typedef struct hsafe__thread {
     struct hsafe__run *run;         /* innermost sanitized run, or NULL */
     hsafe_loop *loop;               /* the loop running on this thread
                                        (tasks/sched.h), or NULL */
+    hsafe_pool *pool;               /* hsafe_thread_pool(), once made */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;

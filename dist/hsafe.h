@@ -792,6 +792,17 @@ HSAFE_API int hsafe_pool_release(hsafe_pool *pool, hsafe_stack *stack);
 /* Fill *out. Errors: HSAFE_EINVAL (NULL or not a pool). */
 HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out);
 
+/* This thread's own pool, with the default configuration (zeroed
+ * hsafe_pool_config), created on first use and destroyed when the thread
+ * ends (a stack still handed out then is left mapped). For threads that
+ * run sanitized runs with no setup:
+ *     hsafe_run(hsafe_thread_pool(), fn, arg, &result);
+ * A pool is used by one thread at a time; this one belongs to its thread
+ * and must not be handed to another. Returns NULL if the pool cannot be
+ * created (out of memory); hsafe_run then returns HSAFE_EINVAL. The main
+ * thread's pool lives until the process exits. */
+HSAFE_API hsafe_pool *hsafe_thread_pool(void);
+
 /* Lowest usable address, usable size, and the deepest use seen so far
  * (bytes from the top, measured at each release) of a stack. */
 static inline void *hsafe_stack_base(const hsafe_stack *s) { return s ? s->lo : NULL; }
@@ -5222,6 +5233,34 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 
+/* ---- at thread exit: a fiber-local slot's callback ---------------------
+ * hsafe has one thing to release when a thread ends (its own pool,
+ * hsafe_thread_pool): fn is the same at every call. */
+static DWORD hsafe__os_exit_fls = FLS_OUT_OF_INDEXES;
+static void (*hsafe__os_exit_fn)(void *);
+
+static VOID WINAPI hsafe__os_exit_run(PVOID arg)
+{
+    void (*fn)(void *) = __atomic_load_n(&hsafe__os_exit_fn, __ATOMIC_ACQUIRE);
+    if (fn && arg) fn(arg);
+}
+
+static BOOL CALLBACK hsafe__os_exit_make(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    (void)once; (void)param; (void)ctx;
+    hsafe__os_exit_fls = FlsAlloc(hsafe__os_exit_run);
+    return TRUE;
+}
+
+static int hsafe__os_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    __atomic_store_n(&hsafe__os_exit_fn, fn, __ATOMIC_RELEASE);
+    InitOnceExecuteOnce(&once, hsafe__os_exit_make, NULL, NULL);
+    if (hsafe__os_exit_fls == FLS_OUT_OF_INDEXES) return HSAFE_ENOMEM;
+    return FlsSetValue(hsafe__os_exit_fls, arg) ? HSAFE_OK : HSAFE_ENOMEM;
+}
+
 /* Bounds of the stack the caller runs on, from the TEB (which the asm
  * backend keeps current, so inside a coroutine these are the coroutine's):
  * StackBase, and DeallocationStack plus what the OS keeps back at the
@@ -5934,6 +5973,30 @@ static int hsafe__os_altstack(const hsafe__os_thread *t, unsigned char **lo, siz
     return 1;
 }
 
+/* ---- at thread exit ---------------------------------------------------- */
+/* hsafe has one thing to release when a thread ends (its own pool,
+ * hsafe_thread_pool): fn is the same at every call. Not called for the
+ * main thread: what it holds goes with the process. */
+
+static pthread_key_t hsafe__os_exit_key;
+static void (*hsafe__os_exit_fn)(void *);
+
+static void hsafe__os_exit_run(void *arg)
+{
+    void (*fn)(void *) = __atomic_load_n(&hsafe__os_exit_fn, __ATOMIC_ACQUIRE);
+    if (fn && arg) fn(arg);
+}
+
+static void hsafe__os_exit_key_make(void) { pthread_key_create(&hsafe__os_exit_key, hsafe__os_exit_run); }
+
+static int hsafe__os_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    __atomic_store_n(&hsafe__os_exit_fn, fn, __ATOMIC_RELEASE);
+    pthread_once(&once, hsafe__os_exit_key_make);
+    return pthread_setspecific(hsafe__os_exit_key, arg) == 0 ? HSAFE_OK : HSAFE_ENOMEM;
+}
+
 /* ---- the thread's own stack ------------------------------------------- */
 
 /* With an unlimited RLIMIT_STACK, glibc reports the main thread's stack as
@@ -5990,6 +6053,7 @@ typedef struct hsafe__thread {
     struct hsafe__run *run;         /* innermost sanitized run, or NULL */
     hsafe_loop *loop;               /* the loop running on this thread
                                        (tasks/sched.h), or NULL */
+    hsafe_pool *pool;               /* hsafe_thread_pool(), once made */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;
@@ -6400,6 +6464,30 @@ HSAFE_API int hsafe_pool_destroy(hsafe_pool *pool)
     else hsafe_wipe(pool->slots, pool->slots_bytes);
     memset(pool, 0, sizeof *pool);
     return HSAFE_OK;
+}
+
+/* ---- the thread's own pool ---------------------------------------------- */
+
+static void hsafe__thread_pool_end(void *p)
+{
+    hsafe_pool *pool = (hsafe_pool *)p;
+    if (hsafe_pool_destroy(pool) == HSAFE_OK) free(pool);
+}
+
+HSAFE_API hsafe_pool *hsafe_thread_pool(void)
+{
+    hsafe_pool *pool = hsafe__tls.pool;
+    if (pool) return pool;
+    pool = (hsafe_pool *)malloc(sizeof *pool);
+    if (!pool) return NULL;
+    if (hsafe_pool_init(pool, NULL) != HSAFE_OK) { free(pool); return NULL; }
+    if (hsafe__os_at_thread_exit(hsafe__thread_pool_end, pool) != HSAFE_OK) {
+        hsafe_pool_destroy(pool);
+        free(pool);
+        return NULL;
+    }
+    hsafe__tls.pool = pool;
+    return pool;
 }
 
 HSAFE_API int hsafe_pool_get_stats(const hsafe_pool *pool, hsafe_pool_stats *out)

@@ -48,6 +48,10 @@
  *                     the alternate signal stack hsafe made for this thread
  *                     and how many bytes at its top every signal frame
  *                     writes (0: none), for the wipe after a run
+ *   int    hsafe__os_at_thread_exit(void (*fn)(void *), void *arg)
+ *                     call fn(arg) when the calling thread ends (fn is the
+ *                     same at every call; nothing for the main thread at
+ *                     process exit is promised)
  *   int    hsafe__os_thread_stack(hsafe__os_thread *t, uintptr_t *lo, uintptr_t *hi)
  *                     bounds of the current stack (a thread's own; bounded
  *                     when the stack limit is unlimited); 0 if unknown

@@ -674,6 +674,30 @@ static int hsafe__os_altstack(const hsafe__os_thread *t, unsigned char **lo, siz
     return 1;
 }
 
+/* ---- at thread exit ---------------------------------------------------- */
+/* hsafe has one thing to release when a thread ends (its own pool,
+ * hsafe_thread_pool): fn is the same at every call. Not called for the
+ * main thread: what it holds goes with the process. */
+
+static pthread_key_t hsafe__os_exit_key;
+static void (*hsafe__os_exit_fn)(void *);
+
+static void hsafe__os_exit_run(void *arg)
+{
+    void (*fn)(void *) = __atomic_load_n(&hsafe__os_exit_fn, __ATOMIC_ACQUIRE);
+    if (fn && arg) fn(arg);
+}
+
+static void hsafe__os_exit_key_make(void) { pthread_key_create(&hsafe__os_exit_key, hsafe__os_exit_run); }
+
+static int hsafe__os_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    __atomic_store_n(&hsafe__os_exit_fn, fn, __ATOMIC_RELEASE);
+    pthread_once(&once, hsafe__os_exit_key_make);
+    return pthread_setspecific(hsafe__os_exit_key, arg) == 0 ? HSAFE_OK : HSAFE_ENOMEM;
+}
+
 /* ---- the thread's own stack ------------------------------------------- */
 
 /* With an unlimited RLIMIT_STACK, glibc reports the main thread's stack as

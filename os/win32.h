@@ -403,6 +403,34 @@ static void hsafe__os_thread_prepare(hsafe__os_thread *t, const hsafe__os_hooks 
     InitOnceExecuteOnce(&once, hsafe__os_install_handler, NULL, NULL);
 }
 
+/* ---- at thread exit: a fiber-local slot's callback ---------------------
+ * hsafe has one thing to release when a thread ends (its own pool,
+ * hsafe_thread_pool): fn is the same at every call. */
+static DWORD hsafe__os_exit_fls = FLS_OUT_OF_INDEXES;
+static void (*hsafe__os_exit_fn)(void *);
+
+static VOID WINAPI hsafe__os_exit_run(PVOID arg)
+{
+    void (*fn)(void *) = __atomic_load_n(&hsafe__os_exit_fn, __ATOMIC_ACQUIRE);
+    if (fn && arg) fn(arg);
+}
+
+static BOOL CALLBACK hsafe__os_exit_make(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    (void)once; (void)param; (void)ctx;
+    hsafe__os_exit_fls = FlsAlloc(hsafe__os_exit_run);
+    return TRUE;
+}
+
+static int hsafe__os_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    __atomic_store_n(&hsafe__os_exit_fn, fn, __ATOMIC_RELEASE);
+    InitOnceExecuteOnce(&once, hsafe__os_exit_make, NULL, NULL);
+    if (hsafe__os_exit_fls == FLS_OUT_OF_INDEXES) return HSAFE_ENOMEM;
+    return FlsSetValue(hsafe__os_exit_fls, arg) ? HSAFE_OK : HSAFE_ENOMEM;
+}
+
 /* Bounds of the stack the caller runs on, from the TEB (which the asm
  * backend keeps current, so inside a coroutine these are the coroutine's):
  * StackBase, and DeallocationStack plus what the OS keeps back at the

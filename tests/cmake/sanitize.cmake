@@ -9,7 +9,8 @@
 #   valgrind  every tests/test_*.c per backend under memcheck
 #             (<name>.vg.<backend>), the non-sanitized unit binaries; plus
 #             tests/sanitize/vg_stacks.c and the fuzz seed corpus.
-#   tsan      tests/sanitize/tsan_threads.c per backend.
+#   tsan      tests/sanitize/tsan_threads.c and tests/test_thread_pool.c
+#             (8 threads) per backend.
 #   annot     the annotation tests: each annotation compiled out with a
 #             HSAFE_TEST_NO_* macro must make its tool report (PASS regex),
 #             and the same test with it must not (san.<test>.<scenario>...).
@@ -168,6 +169,11 @@ foreach(_b IN LISTS HSAFE_TEST_BACKENDS)
   set_tests_properties(san.tsan_threads.nofiber.${_b} PROPERTIES PASS_REGULAR_EXPRESSION
                        "WARNING: ThreadSanitizer: unlock of an unlocked mutex")
   add_dependencies(hsafe-sanitize test_san.tsan_threads.${_b} test_san.tsan_threads.nofiber.${_b})
+  # 8 threads, each with its own hsafe_thread_pool() and its own loop of tasks
+  hsafe_add_test(san.thread_pool.${_b} "${CMAKE_CURRENT_SOURCE_DIR}/test_thread_pool.c" ${_b}
+                 OPTIONS -fsanitize=thread ENV "TSAN_OPTIONS=halt_on_error=1" LABELS sanitize tsan ${_b})
+  set_tests_properties(san.thread_pool.${_b} PROPERTIES FAIL_REGULAR_EXPRESSION "WARNING: ThreadSanitizer|ERROR: ThreadSanitizer")
+  add_dependencies(hsafe-sanitize test_san.thread_pool.${_b})
 
   # ---- stress and the fuzz seeds under ASan ---------------------------------
   hsafe_add_test(san.stress.${_b} "${_san_dir}/stress.c" ${_b} OPTIONS ${HSAFE_SAN_ASAN_FLAGS}

@@ -6791,33 +6791,36 @@ static int hsafe__overflow_at(uintptr_t lo, size_t size, size_t guard,
     return HSAFE__OVF_NONE;
 }
 
+/* hsafe__overflow_at for stack s (`guard` bytes of guard below it); fills
+ * *out, naming the stack's user `what`, when it is an overflow. */
+static int hsafe__overflow_of(const hsafe_stack *s, size_t guard, const char *what,
+                              uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out)
+{
+    int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, guard, addr, sp, forced);
+    if (kind) {
+        out->lo = (uintptr_t)s->lo;
+        out->size = s->size;
+        out->kind = kind;
+        out->what = what;
+    }
+    return kind;
+}
+
 static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe__overflow *out)
 {
     const hsafe__run *r;
+    const hsafe_loop *l = hsafe__tls.loop;
     size_t i, k;
+    int kind;
     for (r = hsafe__tls.run; r; r = r->prev) {
-        const hsafe_stack *s = r->stack;
-        int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
-                                  addr, sp, forced);
-        if (kind) {
-            out->lo = (uintptr_t)s->lo;
-            out->size = s->size;
-            out->kind = kind;
-            out->what = "a sanitized run";
-            return kind;
-        }
+        kind = hsafe__overflow_of(r->stack, r->stack->pool ? r->stack->pool->guard_size : 0,
+                                  "a sanitized run", addr, sp, forced, out);
+        if (kind) return kind;
     }
-    if (hsafe__tls.loop && hsafe__tls.loop->current && hsafe__tls.loop->current->stack) {
-        const hsafe_stack *s = hsafe__tls.loop->current->stack;   /* the running task's */
-        int kind = hsafe__overflow_at((uintptr_t)s->lo, s->size, s->pool ? s->pool->guard_size : 0,
-                                      addr, sp, forced);
-        if (kind) {
-            out->lo = (uintptr_t)s->lo;
-            out->size = s->size;
-            out->kind = kind;
-            out->what = "a task";
-            return kind;
-        }
+    if (l && l->current && l->current->stack) {             /* the running task's */
+        const hsafe_stack *s = l->current->stack;
+        kind = hsafe__overflow_of(s, s->pool ? s->pool->guard_size : 0, "a task", addr, sp, forced, out);
+        if (kind) return kind;
     }
     for (i = 0; i < HSAFE__POOL_REGISTRY; i++) {
         const hsafe_pool *p = __atomic_load_n(&hsafe__pool_registry[i], __ATOMIC_ACQUIRE);
@@ -6825,22 +6828,15 @@ static int hsafe__find_overflow(uintptr_t addr, uintptr_t sp, int forced, hsafe_
         if (!p) continue;
         /* this thread must be on (or just below) the stack: a stray write
          * into some guard is not an overflow */
-        if (sp && (sp < p->span_lo || sp >= p->span_hi)) continue;
-        if (!sp && (addr < p->span_lo || addr >= p->span_hi)) continue;
+        if (sp && (sp + HSAFE__OVF_NEAR < p->span_lo || sp >= p->span_hi)) continue;
+        if (!sp && (addr + HSAFE__OVF_NEAR < p->span_lo || addr >= p->span_hi)) continue;
         created = __atomic_load_n(&p->created, __ATOMIC_ACQUIRE);
         for (k = 0; k < created; k++) {
             const hsafe_stack *s = &p->slots[k];
             uintptr_t lo = (uintptr_t)s->lo;
-            int kind;
             if (sp && (sp + HSAFE__OVF_NEAR < lo - p->guard_size || sp >= lo + s->size)) continue;
-            kind = hsafe__overflow_at(lo, s->size, p->guard_size, addr, sp, forced);
-            if (kind) {
-                out->lo = lo;
-                out->size = s->size;
-                out->kind = kind;
-                out->what = "a coroutine";
-                return kind;
-            }
+            kind = hsafe__overflow_of(s, p->guard_size, "a coroutine", addr, sp, forced, out);
+            if (kind) return kind;
         }
     }
     return HSAFE__OVF_NONE;

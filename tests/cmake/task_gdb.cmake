@@ -7,6 +7,7 @@
 if(HSAFE_TEST_SANITIZE AND NOT CMAKE_CROSSCOMPILING)
   hsafe_add_test(task_dump "${CMAKE_CURRENT_SOURCE_DIR}/gdb/task_dump.c" default
                  COMPILE_OPTIONS -g LABELS sanitize gdb)
+  add_dependencies(hsafe-sanitize test_task_dump)   # the sanitizer phase builds only that target
   if(HSAFE_GDB)
     add_test(NAME task_dump.gdb
              COMMAND "${HSAFE_GDB}" -nx -batch -ex "break stop_here" -ex run

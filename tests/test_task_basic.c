@@ -98,7 +98,7 @@ static int root_order(void *arg)
     {   /* the task's own stack */
         size_t left = hsafe_stack_remaining();
         CHECK(left > 1024);
-        CHECK(left < 64 * 1024);
+        CHECK(left < TU_STACK(64 * 1024));
     }
     CHECK_EQ(counter_a, 1000);
     CHECK_EQ(counter_b, 1000);
@@ -294,7 +294,7 @@ static void test_many(void)
 
 /* ---- no-malloc mode, stacks wiped -------------------------------------- */
 
-#define NM_STACK (32 * 1024)
+#define NM_STACK TU_STACK(32 * 1024)
 #define NM_CAP 4
 static unsigned char nm_memory[NM_CAP * (NM_STACK + 256) + 64];
 static hsafe_pool nm_pool;
@@ -612,7 +612,7 @@ static void *thr_main(void *arg)
     hsafe_loop loop;
     hsafe_loop_config lc;
     memset(&pc, 0, sizeof pc);
-    pc.stack_size = 32 * 1024;
+    pc.stack_size = TU_STACK(32 * 1024);
     memset(&lc, 0, sizeof lc);
     lc.pool = &pool;
     if (hsafe_pool_init(&pool, &pc) || hsafe_loop_init(&loop, &lc)) return NULL;

@@ -12,7 +12,9 @@
  *   - spawning into a joined scope ("spawned 'late' into scope 'closed',
  *     which was already joined");
  *   - a scope whose frame ended while open, seen at the next blocking call
- *     ("scope 'ghost' of task 'opener' is no longer on the stack");
+ *     ("scope 'ghost' of task 'opener' is no longer on the stack"), or, when
+ *     the dead frame's bytes survive, at the opener's return (either message
+ *     names the scope);
  *   - blocking calls outside a task ("hsafe_yield called outside a task")
  *     and inside a hsafe_run nested in a task ("inside a hsafe_run nested
  *     in task 'runner'");
@@ -335,7 +337,9 @@ int main(int argc, char **argv)
     CHECK_DIES(c_stranger, NULL, SIGABRT, "scope 'other' joined by task 'stranger', which did not open it");
     CHECK_DIES(c_order, NULL, SIGABRT, "joined scope 'first' while scope 'second'");
     CHECK_DIES(c_closed, NULL, SIGABRT, "spawned 'late' into scope 'closed', which was already joined");
-    CHECK_DIES(c_ghost, NULL, SIGABRT, "scope 'ghost' of task 'opener' is no longer on the stack");
+    /* the dead-scope check may miss a frame whose bytes survive (seen with
+     * ucontext on ppc64le under qemu); the opener's return catches it then */
+    CHECK_DIES(c_ghost, NULL, SIGABRT, "scope 'ghost'");
     CHECK_DIES(c_outside, NULL, SIGABRT, "hsafe_yield called outside a task");
     CHECK_DIES(c_runner, NULL, SIGABRT, "hsafe_sleep_until called inside a hsafe_run nested in task 'runner'");
     CHECK_DIES(c_deadlock, NULL, SIGABRT, "deadlock");

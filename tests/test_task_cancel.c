@@ -34,7 +34,7 @@
  *     mid-way (timers removed from the middle of the heap): the others
  *     wake in deadline order, none before its deadline;
  *   - an idle loop whose tasks all sleep uses little CPU (process CPU
- *     time under a quarter of the wall time over 300 ms: generous).
+ *     time under half the wall time over 300 ms: a spinning loop uses all).
  * The fd parts are POSIX only (pipes); on Windows fd_wait is checked to
  * return HSAFE_ENOTSUP.
  */
@@ -690,7 +690,9 @@ static int root_idle(void *arg)
     wall = (double)(hsafe_now() - w0) / 1e9;
     printf("# idle: %.3f s wall, %.4f s cpu\n", wall, cpu);
     CHECK(wall >= 0.3);
-    CHECK(cpu < wall / 4);
+    CHECK(cpu < wall / 2);      /* a spinning loop would use about all of it;
+                                   an ASan build used 0.064 s of 0.36 s, too
+                                   close to a quarter on a loaded machine */
     return 0;
 }
 #endif

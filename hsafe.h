@@ -131,7 +131,7 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h, task.h
+ *                     wipe.h, pool.h, run.h, task.h, chan.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
@@ -149,6 +149,9 @@
  *   core/overflow.h, core/grow.h    the core, one concern each
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
+ *                     (tasks/remote.h, between io.h and sched.h: posts and
+ *                     wakeups from other threads)
+ *   tasks/chan.h      channels and select (api/chan.h)
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -174,6 +177,7 @@
 #include "api/pool.h"
 #include "api/run.h"
 #include "api/task.h"
+#include "api/chan.h"
 #include "core/sanitize.h"
 #if defined(HSAFE__CTX_ASM_X86_64_SYSV)
 #  include "backends/asm_x86_64_sysv.h"
@@ -234,7 +238,9 @@
 #  include "core/grow.h"
 #  include "tasks/timer.h"
 #  include "tasks/io.h"
+#  include "tasks/remote.h"
 #  include "tasks/sched.h"
+#  include "tasks/chan.h"
 #endif
 
 

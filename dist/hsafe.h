@@ -9,6 +9,7 @@
  *   api/pool.h
  *   api/run.h
  *   api/task.h
+ *   api/chan.h
  *   core/sanitize.h
  *   backends/asm_x86_64_sysv.h
  *   backends/asm_x86_64_win64.h
@@ -43,7 +44,9 @@
  *   core/grow.h
  *   tasks/timer.h
  *   tasks/io.h
+ *   tasks/remote.h
  *   tasks/sched.h
+ *   tasks/chan.h
  */
 /* hsafe.h - run C code on stacks it controls, and leave nothing behind.
  * Version 0.1.0. MIT license (text at the end of this file).
@@ -178,7 +181,7 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h, task.h
+ *                     wipe.h, pool.h, run.h, task.h, chan.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
@@ -196,6 +199,9 @@
  *   core/overflow.h, core/grow.h    the core, one concern each
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
+ *                     (tasks/remote.h, between io.h and sched.h: posts and
+ *                     wakeups from other threads)
+ *   tasks/chan.h      channels and select (api/chan.h)
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -565,7 +571,9 @@ HSAFE__BEGIN_C
     X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
     X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")                \
     X(HSAFE_ECANCELED, -11, "cancelled: the task was cancelled")                      \
-    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")
+    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")                       \
+    X(HSAFE_ECLOSED,   -13, "channel closed (and, for a receive, drained)")          \
+    X(HSAFE_EAGAIN,    -14, "would block: nothing could be done without waiting")
 
 enum hsafe_error {
 #define HSAFE__ERROR_ENUM(name, value, text) name = (value),
@@ -1196,6 +1204,224 @@ HSAFE_API void hsafe_shield_end(hsafe_shield *sh);
 HSAFE__END_C
 #endif /* HSAFE__API_TASK_H */
 /* ---- end api/task.h ---- */
+/* ---- begin api/chan.h ---- */
+/* api/chan.h - channels between tasks, and posting work to a loop from any
+ * thread: public declarations and the objects (caller memory; their
+ * fields are private). Part of hsafe (the manual is hsafe.h). Uses
+ * core/base.h and the types of api/task.h. The implementation is in
+ * tasks/remote.h (posts, cross-thread wakeups) and tasks/chan.h.
+ *
+ * CHANNELS
+ *   A channel carries elements of one size (any size, 0 included) from
+ *   senders to receivers, first in first out. It lives in caller memory,
+ *   and so does its buffer: hsafe never allocates for it.
+ *     - buffered (cap > 0): a send waits only while cap elements are in
+ *       the buffer, a receive only while it is empty;
+ *     - unbuffered (cap 0): a rendezvous; a send waits for a receiver and
+ *       the value goes straight from the sender's memory to the
+ *       receiver's.
+ *   Waiters are served first come, first served (per channel).
+ *
+ *   Closing (Go semantics): receivers get what is in the buffer, then
+ *   HSAFE_ECLOSED; a send on a closed channel returns HSAFE_ECLOSED and
+ *   sends nothing; tasks waiting to send or receive when it closes get
+ *   HSAFE_ECLOSED.
+ *
+ *   Blocking calls (hsafe_chan_send, hsafe_chan_recv, hsafe_chan_select)
+ *   follow the rules of api/task.h: only inside a task; a deadline in the
+ *   past makes them a poll (HSAFE_ETIMEDOUT when nothing was ready); a
+ *   cancelled task gets HSAFE_ECANCELED at once, every time, before
+ *   anything is tried; a shield's grace deadline caps the wait. A call that
+ *   returns HSAFE_ECANCELED or HSAFE_ETIMEDOUT did nothing: a send did not
+ *   happen (its value was not taken), a receive took nothing. When a value
+ *   was handed to a waiting task and the task was cancelled (or its
+ *   deadline passed) before it ran again, the operation happened and the
+ *   call reports success: no value is ever lost or duplicated. (The task's
+ *   next blocking call then sees the cancellation.)
+ *   The hsafe_chan_try_* calls never block, work outside tasks too, and
+ *   return HSAFE_EAGAIN when they would have to wait.
+ *
+ * SHARED CHANNELS (between threads)
+ *   A channel made with HSAFE_CHAN_SHARED may be used from any number of
+ *   threads at once: tasks on different loops (one loop per core) block on
+ *   it, and plain threads use the try_* calls and hsafe_chan_close. A spin
+ *   lock (few instructions held; it yields the CPU when contended) guards
+ *   it; a task on another loop is woken through that loop's remote queue
+ *   (hsafe_loop_post's mechanism). A channel without the flag belongs to
+ *   one loop: it is bound to the loop of the first task that blocks on it,
+ *   and blocking on it from another loop is misuse (aborts).
+ *
+ * POSTING TO A LOOP (any thread)
+ *   hsafe_loop_post(loop, fn, arg) queues fn(arg) to run on the loop's own
+ *   thread, between scheduler passes (not in a task: fn must not block; it
+ *   may spawn nothing, but it may use the try_* calls, hsafe_chan_close and
+ *   hsafe_scope_cancel) and wakes the loop if it sleeps: an eventfd on
+ *   Linux, a pipe on other POSIX systems, an event object on Windows.
+ *
+ * DEADLOCK OR EXTERNAL EVENT?
+ *   An idle loop (every task waits) reports a deadlock and aborts only when
+ *   nothing can wake it. It waits instead (in the kernel, no spinning) as
+ *   long as any of these holds: a timer is armed, a task waits on an fd, a
+ *   task waits in a channel call that involves a shared channel (another
+ *   thread may complete it), a post or remote wakeup is queued, or the
+ *   loop's reference count (hsafe_loop_ref) is above zero. A task waiting
+ *   on shared channels whose only peers are on the same loop therefore
+ *   hangs instead of being reported.
+ *
+ * THREAD SAFETY, EXACTLY
+ *   From any thread, at any time between hsafe_loop_init and
+ *   hsafe_loop_fini of that loop: hsafe_loop_post, hsafe_loop_ref,
+ *   hsafe_loop_unref. On a HSAFE_CHAN_SHARED channel from any thread:
+ *   every hsafe_chan_* call except hsafe_chan_init (the blocking ones only
+ *   inside a task). Everything else in hsafe_chan_* and api/task.h (a
+ *   channel without the flag; scopes, tasks, loops) is for the loop's own
+ *   thread only. hsafe_loop_fini must not overlap a post: the program makes
+ *   sure no thread posts to the loop (or wakes one of its tasks) when it is
+ *   finalised.
+ *
+ * WINDOWS
+ *   Everything above works (the loop waits on an event object; threads are
+ *   the program's: CreateThread or winpthreads). fd waits remain
+ *   HSAFE_ENOTSUP there (api/task.h).
+ */
+#ifndef HSAFE__API_CHAN_H
+#define HSAFE__API_CHAN_H
+HSAFE__BEGIN_C
+
+/* ---- Posting to a loop from any thread ------------------------------------ */
+
+/* A posted function (runs on the loop's thread, outside any task). */
+typedef void (*hsafe_post_fn)(void *arg);
+
+#define HSAFE_LOOP_POST_SLOTS 64    /* posts that may wait at once, per loop */
+
+/* Queue fn(arg) to run on `loop`'s thread soon (when it runs: a loop that
+ * is not running keeps its posts for its next hsafe_loop_run) and wake the
+ * loop if it sleeps. Posts from one thread run in the order posted. At
+ * most HSAFE_LOOP_POST_SLOTS posts wait at once. Thread-safe.
+ * Errors: HSAFE_EINVAL (NULL fn, loop not initialised); HSAFE_EBUSY (the
+ * queue is full: the loop has not caught up; try again later). */
+HSAFE_API int hsafe_loop_post(hsafe_loop *loop, hsafe_post_fn fn, void *arg);
+
+/* Count the loop as waiting for something from another thread (a post it
+ * expects): while the count is above zero an idle loop sleeps instead of
+ * reporting a deadlock. hsafe_loop_unref takes one back. Thread-safe.
+ * Errors: HSAFE_EINVAL (loop not initialised); HSAFE_ESTATE (unref below
+ * zero). */
+HSAFE_API int hsafe_loop_ref(hsafe_loop *loop);
+HSAFE_API int hsafe_loop_unref(hsafe_loop *loop);
+
+/* ---- Channels --------------------------------------------------------------- */
+
+typedef struct hsafe_chan hsafe_chan;
+
+/* Channel flags (hsafe_chan_init). */
+#define HSAFE_CHAN_SHARED 0x1u      /* usable from several threads and loops */
+
+/* Select clause operations. */
+#define HSAFE_CHAN_SEND 1
+#define HSAFE_CHAN_RECV 2
+
+/* Prepare `ch` (caller memory) for elements of elem_size bytes. cap 0
+ * makes an unbuffered (rendezvous) channel (buf may be NULL); otherwise
+ * buf holds cap * elem_size bytes, the caller's, untouched by hsafe after
+ * the channel is no longer used. No allocation. Not thread-safe: finish
+ * it before other threads see the channel.
+ * Errors: HSAFE_EINVAL (NULL ch; cap > 0 with NULL buf, or cap *
+ * elem_size overflowing; unknown flags). */
+HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_t cap,
+                              unsigned flags);
+
+/* Send elem_size bytes from `elem` (may be NULL when elem_size is 0):
+ * into the buffer, or straight to a waiting receiver; waits while neither
+ * is possible, until `deadline`. Returns 0 (sent); HSAFE_ECLOSED (closed:
+ * nothing sent); HSAFE_ETIMEDOUT, HSAFE_ECANCELED (nothing sent);
+ * HSAFE_EINVAL (not a channel, NULL elem). Outside a task: misuse. */
+HSAFE_API int hsafe_chan_send(hsafe_chan *ch, const void *elem, hsafe_time deadline);
+
+/* Receive one element into `elem` (NULL: discard it), waiting until one
+ * is there or `deadline`. Returns 0 (received); HSAFE_ECLOSED (closed and
+ * drained: nothing received); HSAFE_ETIMEDOUT, HSAFE_ECANCELED (nothing
+ * received); HSAFE_EINVAL (not a channel). Outside a task: misuse. */
+HSAFE_API int hsafe_chan_recv(hsafe_chan *ch, void *elem, hsafe_time deadline);
+
+/* The same without waiting, from anywhere (a shared channel: from any
+ * thread). Return 0, HSAFE_ECLOSED, HSAFE_EINVAL, or HSAFE_EAGAIN (would
+ * have to wait: nothing done). */
+HSAFE_API int hsafe_chan_try_send(hsafe_chan *ch, const void *elem);
+HSAFE_API int hsafe_chan_try_recv(hsafe_chan *ch, void *elem);
+
+/* Close the channel: no more sends (they return HSAFE_ECLOSED), receivers
+ * drain the buffer then get HSAFE_ECLOSED, and every task waiting on it is
+ * woken with HSAFE_ECLOSED. Not a blocking call: from anywhere.
+ * Errors: HSAFE_EINVAL (not a channel); HSAFE_ECLOSED (already closed). */
+HSAFE_API int hsafe_chan_close(hsafe_chan *ch);
+
+/* Elements in the buffer now, and the capacity (0: unbuffered). A snapshot
+ * for a shared channel. 0 for NULL. */
+HSAFE_API size_t hsafe_chan_len(hsafe_chan *ch);
+HSAFE_API size_t hsafe_chan_cap(const hsafe_chan *ch);
+
+/* ---- Select ----------------------------------------------------------------- */
+
+/* Private: a select in progress (in the selecting task's frame) and one
+ * clause's place in a channel's queue of waiters. */
+typedef struct hsafe__chan_sel {
+    int state;                      /* open, busy, given up, or clause + 1 */
+    int shared;                     /* a clause is on a shared channel */
+    hsafe_task *task;
+} hsafe__chan_sel;
+
+typedef struct hsafe__chan_waiter {
+    struct hsafe__chan_waiter *prev, *next;
+    hsafe__chan_sel *sel;
+    int index;                      /* the clause's index in the select */
+    int linked;                     /* in the channel's queue */
+} hsafe__chan_waiter;
+
+/* One clause of a select: set chan (NULL: the clause is left out), op
+ * (HSAFE_CHAN_SEND or HSAFE_CHAN_RECV) and elem (the value to send; where
+ * to receive, or NULL). After the select, rc of the clause that happened
+ * is 0 or HSAFE_ECLOSED (the channel was closed). */
+typedef struct hsafe_chan_clause {
+    hsafe_chan *chan;
+    int op;
+    void *elem;
+    int rc;
+    hsafe__chan_waiter w;           /* private */
+} hsafe_chan_clause;
+
+/* Wait until one clause can happen, do it (only that one) and return its
+ * index. When several are ready at once, the first in the array wins.
+ * A clause on a closed channel is ready (its rc is HSAFE_ECLOSED).
+ * Returns the index, or HSAFE_ETIMEDOUT (deadline; with no clause, a
+ * plain sleep), HSAFE_ECANCELED (nothing done), HSAFE_EINVAL (NULL c with
+ * n > 0, unknown op, a chan that is not a channel, NULL elem to send).
+ * Outside a task: misuse. */
+HSAFE_API int hsafe_chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline);
+
+/* Select with a default: the first ready clause's index, or HSAFE_EAGAIN
+ * at once when none is ready. Never blocks; from anywhere. Errors as
+ * hsafe_chan_select. */
+HSAFE_API int hsafe_chan_try_select(hsafe_chan_clause *c, size_t n);
+
+/* ---- The channel object (caller memory; fields private) ---------------------- */
+
+struct hsafe_chan {
+    uint32_t magic;
+    unsigned flags;
+    size_t elem_size, cap;
+    unsigned char *buf;
+    size_t head, count;             /* ring buffer */
+    int closed;
+    int lock;                       /* shared: the spin lock */
+    hsafe__chan_waiter *sendq, *sendq_tail, *recvq, *recvq_tail;
+    hsafe_loop *loop;               /* not shared: the loop it belongs to */
+};
+
+HSAFE__END_C
+#endif /* HSAFE__API_CHAN_H */
+/* ---- end api/chan.h ---- */
 /* ---- begin core/sanitize.h ---- */
 /* core/sanitize.h - ASan, TSan and Valgrind: whether this translation unit
  * is built with them, the runtime entry points hsafe calls at each switch,
@@ -3723,6 +3949,9 @@ struct hsafe_task {
     hsafe_time shield_grace;
     unsigned panicking;
     char message[HSAFE_TASK_MESSAGE_SIZE];   /* panic message, or "" */
+    /* remote wakeup (tasks/remote.h), under the loop's rmt_lock */
+    struct hsafe_task *rmt_next;
+    int rmt_queued;
 };
 
 struct hsafe_scope {
@@ -3761,6 +3990,18 @@ struct hsafe_loop {
     int io_fd;                      /* epoll descriptor, or -1 */
     struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
     hsafe_task root;
+    /* from other threads (tasks/remote.h): the queues under rmt_lock, the
+     * flags atomic, ext_waiters the loop thread's own */
+    int rmt_lock;
+    int rmt_pending;                /* posts or wakeups queued */
+    int rmt_sleeping;               /* in (or entering) the idle wait */
+    int rmt_refs;                   /* hsafe_loop_ref count */
+    size_t ext_waiters;             /* tasks waiting on shared channels */
+    hsafe_task *rmt_head, *rmt_tail;    /* tasks to wake */
+    unsigned rmt_post_head, rmt_post_count;
+    struct { hsafe_post_fn fn; void *arg; } rmt_posts[HSAFE_LOOP_POST_SLOTS];
+    int rmt_fd[2];                  /* wake: eventfd (twice) or pipe; -1 */
+    void *rmt_event;                /* wake on Windows: an event HANDLE */
 };
 
 HSAFE__END_C
@@ -7027,7 +7268,11 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
  *                                             armed fd is ready (calling
  *                                             hsafe__task_io_ready(t) for
  *                                             each) or timeout_ns passed
- *                                             (-1: no timeout, 0: poll)
+ *                                             (-1: no timeout, 0: poll);
+ *                                             also wakes for the loop's
+ *                                             remote wake (tasks/remote.h:
+ *                                             rmt_fd[0] / rmt_event, then
+ *                                             hsafe__rmt_signalled(loop))
  * Backends: epoll (Linux), poll() (other POSIX; on Linux too with
  * HSAFE_TEST_TASK_POLL, [impl] TESTS ONLY), and on Windows the clock and
  * a plain Sleep (no fd waits).
@@ -7036,6 +7281,7 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
 #define HSAFE__TASKS_IO_H 1
 
 static void hsafe__task_io_ready(hsafe_task *t);
+static void hsafe__rmt_signalled(hsafe_loop *loop);
 
 #if defined(HSAFE__OS_WIN32)
 #  define HSAFE__TOS_WIN32 1
@@ -7079,8 +7325,12 @@ static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (vo
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
     int ms = hsafe__tos_ms(timeout_ns);
-    (void)loop;
-    Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+    if (!loop->rmt_event) {
+        Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+        return;
+    }
+    if (WaitForSingleObject((HANDLE)loop->rmt_event, ms < 0 ? INFINITE : (DWORD)ms) == WAIT_OBJECT_0)
+        hsafe__rmt_signalled(loop);
 }
 
 #else /* POSIX */
@@ -7131,7 +7381,10 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
     struct epoll_event evs[64];
     int n, i;
     n = epoll_wait(loop->io_fd, evs, 64, hsafe__tos_ms(timeout_ns));
-    for (i = 0; i < n; i++) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+    for (i = 0; i < n; i++) {
+        if (evs[i].data.ptr) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+        else hsafe__rmt_signalled(loop);      /* the remote wake */
+    }
 }
 
 #else /* poll() */
@@ -7164,9 +7417,15 @@ static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
 
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
-    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS];
-    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS];
+    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS + 1];
+    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS + 1];
     int i, n = 0;
+    if (loop->rmt_fd[0] >= 0) {                 /* the remote wake */
+        pfd[n].fd = loop->rmt_fd[0];
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        who[n++] = NULL;
+    }
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++) {
         if (!loop->io_slots[i].task) continue;
         pfd[n].fd = loop->io_slots[i].fd;
@@ -7175,8 +7434,11 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
         who[n++] = loop->io_slots[i].task;
     }
     if (poll(pfd, (nfds_t)n, hsafe__tos_ms(timeout_ns)) <= 0) return;
-    for (i = 0; i < n; i++)
-        if (pfd[i].revents) hsafe__task_io_ready(who[i]);
+    for (i = 0; i < n; i++) {
+        if (!pfd[i].revents) continue;
+        if (who[i]) hsafe__task_io_ready(who[i]);
+        else hsafe__rmt_signalled(loop);
+    }
 }
 
 #endif /* epoll / poll */
@@ -7184,6 +7446,307 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 
 #endif /* HSAFE__TASKS_IO_H */
 /* ---- end tasks/io.h ---- */
+/* ---- begin tasks/remote.h ---- */
+/* tasks/remote.h - reaching a loop from other threads: the spin lock that
+ * shared channels and the loop's remote queue use, the loop's wake
+ * descriptor, hsafe_loop_post / hsafe_loop_ref, and remote task wakeups.
+ * Implementation part only, included by hsafe.h after tasks/io.h and
+ * before tasks/sched.h.
+ *
+ * Besides tasks/io.h, THE ONE TASKS FILE THAT TESTS OS FLAGS OR MAKES
+ * SYSTEM CALLS (the wake descriptor: an eventfd on Linux, a pipe on other
+ * POSIX systems, an auto-reset event on Windows; yielding the CPU in a
+ * contended lock). Uses from tasks/sched.h (declared here, defined there):
+ * hsafe__task_wake, hsafe__loop_ok; from tasks/io.h: hsafe__tos_wait and
+ * the epoll descriptor (loop->io_fd), which watches the wake descriptor
+ * with a NULL pointer.
+ *
+ * The protocol (loop fields in tasks/types.h):
+ *   - Other threads append to the loop's queues (posts: a ring of
+ *     HSAFE_LOOP_POST_SLOTS; tasks to wake: an intrusive list through
+ *     hsafe_task.rmt_next) under rmt_lock, set rmt_pending, and write the
+ *     wake descriptor only if the loop said it sleeps (rmt_sleeping),
+ *     so a busy loop costs them no system call.
+ *   - The loop drains the queues after each pass over its ready tasks
+ *     (hsafe__rmt_drain: one atomic load when nothing is queued). Before
+ *     its idle wait it sets rmt_sleeping and then reads rmt_pending (both
+ *     sequentially consistent, as the poster's store of rmt_pending and
+ *     read of rmt_sleeping): either the poster sees it sleeping and wakes
+ *     it, or the loop sees the post and does not sleep.
+ *   - A task is queued at most once (rmt_queued). A waiting task that
+ *     wakes for another reason (deadline, cancel) and finds its channel
+ *     operation done by another thread takes itself off the queue
+ *     (hsafe__rmt_unqueue) before it goes on, so no stale wakeup is ever
+ *     delivered and a task record is never left in a queue.
+ * Provides to tasks/sched.h and tasks/chan.h:
+ *   hsafe__spin_lock/unlock, hsafe__rmt_init/fini, hsafe__rmt_drain,
+ *   hsafe__rmt_idle_wait, hsafe__rmt_expected, hsafe__rmt_wake,
+ *   hsafe__rmt_unqueue.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_REMOTE_H)
+#define HSAFE__TASKS_REMOTE_H 1
+
+#if defined(HSAFE__OS_WIN32)
+#  define HSAFE__RMT_EVENT 1
+#elif defined(HSAFE__OS_LINUX)
+#  define HSAFE__RMT_EVENTFD 1
+#  include <sys/eventfd.h>
+#  include <sched.h>
+#else
+#  define HSAFE__RMT_PIPE 1
+#  include <sched.h>
+#endif
+
+static void hsafe__task_wake(hsafe_task *t, int rc);
+static int hsafe__loop_ok(const hsafe_loop *l);
+
+/* ---- the spin lock ------------------------------------------------------- */
+/* Held for a few dozen instructions (a queue update, one element copied),
+ * or a system call when it wakes a sleeping loop. A waiter spins briefly,
+ * then gives its CPU away, so a holder that was preempted gets to run. */
+
+static void hsafe__cpu_yield(void)
+{
+#if defined(HSAFE__RMT_EVENT)
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+static void hsafe__spin_lock(int *l)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+            if (++spins >= 64) { hsafe__cpu_yield(); spins = 0; }
+        }
+    }
+}
+
+static void hsafe__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* ---- the wake descriptor ------------------------------------------------- */
+
+static int hsafe__rmt_init(hsafe_loop *l)
+{
+    l->rmt_fd[0] = l->rmt_fd[1] = -1;
+    l->rmt_event = NULL;
+#if defined(HSAFE__RMT_EVENT)
+    l->rmt_event = (void *)CreateEventA(NULL, FALSE, FALSE, NULL);
+    if (!l->rmt_event) return HSAFE_ENOMEM;
+#elif defined(HSAFE__RMT_EVENTFD)
+    l->rmt_fd[0] = l->rmt_fd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->rmt_fd[0] < 0) return HSAFE_ENOMEM;
+#else
+    {
+        int i;
+        if (pipe(l->rmt_fd) != 0) { l->rmt_fd[0] = l->rmt_fd[1] = -1; return HSAFE_ENOMEM; }
+        for (i = 0; i < 2; i++) {
+            fcntl(l->rmt_fd[i], F_SETFL, fcntl(l->rmt_fd[i], F_GETFL) | O_NONBLOCK);
+            fcntl(l->rmt_fd[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
+#endif
+#if defined(HSAFE__TOS_EPOLL)
+    {
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;             /* level-triggered; data.ptr NULL */
+        if (epoll_ctl(l->io_fd, EPOLL_CTL_ADD, l->rmt_fd[0], &ev) != 0) return HSAFE_ENOMEM;
+    }
+#endif
+    return HSAFE_OK;
+}
+
+static void hsafe__rmt_fini(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    if (l->rmt_event) CloseHandle((HANDLE)l->rmt_event);
+#else
+    if (l->rmt_fd[0] >= 0) close(l->rmt_fd[0]);
+    if (l->rmt_fd[1] >= 0 && l->rmt_fd[1] != l->rmt_fd[0]) close(l->rmt_fd[1]);
+#endif
+    l->rmt_fd[0] = l->rmt_fd[1] = -1;
+    l->rmt_event = NULL;
+}
+
+/* Any thread: make the loop's idle wait return. */
+static void hsafe__rmt_signal(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    SetEvent((HANDLE)l->rmt_event);
+#elif defined(HSAFE__RMT_EVENTFD)
+    uint64_t one = 1;
+    ssize_t n = write(l->rmt_fd[1], &one, sizeof one);
+    (void)n;                            /* EAGAIN: the counter is already set */
+#else
+    char one = 1;
+    ssize_t n = write(l->rmt_fd[1], &one, 1);
+    (void)n;                            /* EAGAIN: the pipe is full of wakes */
+#endif
+}
+
+/* The loop's thread, from hsafe__tos_wait: the wake descriptor fired;
+ * consume it (the queues are drained after the wait). */
+__attribute__((unused)) static void hsafe__rmt_signalled(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    (void)l;                            /* auto-reset */
+#elif defined(HSAFE__RMT_EVENTFD)
+    uint64_t v;
+    ssize_t n = read(l->rmt_fd[0], &v, sizeof v);
+    (void)n;
+#else
+    char buf[64];
+    while (read(l->rmt_fd[0], buf, sizeof buf) > 0) {}
+#endif
+}
+
+/* Under l->rmt_lock, after queueing something: tell the loop. */
+static void hsafe__rmt_kick(hsafe_loop *l)
+{
+    __atomic_store_n(&l->rmt_pending, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->rmt_sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&l->rmt_sleeping, 0, __ATOMIC_SEQ_CST))
+        hsafe__rmt_signal(l);
+}
+
+/* ---- remote task wakeups ------------------------------------------------- */
+
+/* Any thread but t's loop's: wake t (waiting in a channel call) on its
+ * own loop. The caller holds the lock of the channel t waits on, so t
+ * (and its loop) stay alive meanwhile. */
+static void hsafe__rmt_wake(hsafe_task *t)
+{
+    hsafe_loop *l = t->loop;
+    hsafe__spin_lock(&l->rmt_lock);
+    if (!t->rmt_queued) {
+        t->rmt_queued = 1;
+        t->rmt_next = NULL;
+        if (l->rmt_tail) l->rmt_tail->rmt_next = t;
+        else l->rmt_head = t;
+        l->rmt_tail = t;
+        hsafe__rmt_kick(l);
+    }
+    hsafe__spin_unlock(&l->rmt_lock);
+}
+
+/* t's own thread: take t off its loop's wake queue if it is there. */
+static void hsafe__rmt_unqueue(hsafe_task *t)
+{
+    hsafe_loop *l = t->loop;
+    hsafe_task *p, *prev = NULL;
+    hsafe__spin_lock(&l->rmt_lock);
+    if (t->rmt_queued) {
+        for (p = l->rmt_head; p && p != t; p = p->rmt_next) prev = p;
+        if (p) {
+            if (prev) prev->rmt_next = t->rmt_next;
+            else l->rmt_head = t->rmt_next;
+            if (l->rmt_tail == t) l->rmt_tail = prev;
+        }
+        t->rmt_queued = 0;
+        t->rmt_next = NULL;
+    }
+    hsafe__spin_unlock(&l->rmt_lock);
+}
+
+/* ---- the loop's side ----------------------------------------------------- */
+
+/* The loop's thread, between passes: wake the queued tasks, run the
+ * posts that were queued when it started (later ones wait a pass). */
+static void hsafe__rmt_drain(hsafe_loop *l)
+{
+    unsigned n;
+    if (!__atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE)) return;
+    hsafe__spin_lock(&l->rmt_lock);
+    __atomic_store_n(&l->rmt_pending, 0, __ATOMIC_RELAXED);
+    while (l->rmt_head) {
+        hsafe_task *t = l->rmt_head;
+        l->rmt_head = t->rmt_next;
+        t->rmt_next = NULL;
+        t->rmt_queued = 0;
+        hsafe__task_wake(t, HSAFE_OK);   /* to the ready queue: loop-local */
+    }
+    l->rmt_tail = NULL;
+    n = l->rmt_post_count;
+    hsafe__spin_unlock(&l->rmt_lock);
+    while (n--) {
+        hsafe_post_fn fn;
+        void *arg;
+        hsafe__spin_lock(&l->rmt_lock);
+        fn = l->rmt_posts[l->rmt_post_head].fn;
+        arg = l->rmt_posts[l->rmt_post_head].arg;
+        l->rmt_post_head = (l->rmt_post_head + 1) % HSAFE_LOOP_POST_SLOTS;
+        l->rmt_post_count--;
+        hsafe__spin_unlock(&l->rmt_lock);
+        fn(arg);
+    }
+}
+
+/* Can something from another thread still wake this idle loop? */
+static int hsafe__rmt_expected(hsafe_loop *l)
+{
+    return l->ext_waiters || __atomic_load_n(&l->rmt_refs, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE);
+}
+
+/* The loop's idle wait (timeout_ns -1: none): sleeps unless something is
+ * queued already, then drains the queues. */
+static void hsafe__rmt_idle_wait(hsafe_loop *l, int64_t timeout_ns)
+{
+    __atomic_store_n(&l->rmt_sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->rmt_pending, __ATOMIC_SEQ_CST)) timeout_ns = 0;
+    hsafe__tos_wait(l, timeout_ns);
+    __atomic_store_n(&l->rmt_sleeping, 0, __ATOMIC_SEQ_CST);
+    hsafe__rmt_drain(l);
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+HSAFE_API int hsafe_loop_post(hsafe_loop *loop, hsafe_post_fn fn, void *arg)
+{
+    int rc = HSAFE_OK;
+    if (!fn || !hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    hsafe__spin_lock(&loop->rmt_lock);
+    if (loop->rmt_post_count == HSAFE_LOOP_POST_SLOTS) {
+        rc = HSAFE_EBUSY;
+    } else {
+        unsigned i = (loop->rmt_post_head + loop->rmt_post_count) % HSAFE_LOOP_POST_SLOTS;
+        loop->rmt_posts[i].fn = fn;
+        loop->rmt_posts[i].arg = arg;
+        loop->rmt_post_count++;
+        hsafe__rmt_kick(loop);
+    }
+    hsafe__spin_unlock(&loop->rmt_lock);
+    return rc;
+}
+
+HSAFE_API int hsafe_loop_ref(hsafe_loop *loop)
+{
+    if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    __atomic_add_fetch(&loop->rmt_refs, 1, __ATOMIC_ACQ_REL);
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_loop_unref(hsafe_loop *loop)
+{
+    int v;
+    if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    v = __atomic_load_n(&loop->rmt_refs, __ATOMIC_ACQUIRE);
+    do {
+        if (v <= 0) return HSAFE_ESTATE;
+    } while (!__atomic_compare_exchange_n(&loop->rmt_refs, &v, v - 1, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    /* the loop may sleep waiting for nothing now: let it look again */
+    hsafe__spin_lock(&loop->rmt_lock);
+    hsafe__rmt_kick(loop);
+    hsafe__spin_unlock(&loop->rmt_lock);
+    return HSAFE_OK;
+}
+
+#endif /* HSAFE__TASKS_REMOTE_H */
+/* ---- end tasks/remote.h ---- */
 /* ---- begin tasks/sched.h ---- */
 /* tasks/sched.h - scoped tasks: the loop (scheduler), tasks, scopes,
  * cancellation, shields, the blocking calls and the task-tree dump.
@@ -7196,7 +7759,9 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
  * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
- * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
+ * (hsafe__tos_*: clock, fd readiness, idle sleep), tasks/remote.h
+ * (hsafe__rmt_*: posts and wakeups from other threads, drained between
+ * passes and by the idle wait). No OS or architecture
  * macros here, no system calls, no allocation.
  *
  * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
@@ -7215,7 +7780,7 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 #define HSAFE__SCOPE_MAGIC 0x73636f70u   /* "scop" */
 
 enum { HSAFE__WAIT_NONE = 0, HSAFE__WAIT_YIELD, HSAFE__WAIT_SLEEP, HSAFE__WAIT_FD,
-       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK };
+       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK, HSAFE__WAIT_CHAN };
 enum { HSAFE__SCOPE_OPEN = 1, HSAFE__SCOPE_JOINING = 2, HSAFE__SCOPE_JOINED = 3 };
 enum { HSAFE__TIMER_TASK = 1, HSAFE__TIMER_SCOPE = 2 };
 
@@ -7602,17 +8167,19 @@ static void hsafe__loop_schedule(hsafe_loop *l)
             hsafe__loop_resume(l, t);
         }
         if (l->root.state == HSAFE_TASK_DONE) break;
+        hsafe__rmt_drain(l);
         if (l->ready_head) {
             if (l->io_waiters) hsafe__tos_wait(l, 0);
         } else if (l->timers) {
             int64_t d = l->timers->when - hsafe__tos_now();
-            hsafe__tos_wait(l, d < 0 ? 0 : d);
-        } else if (l->io_waiters) {
-            hsafe__tos_wait(l, -1);
+            hsafe__rmt_idle_wait(l, d < 0 ? 0 : d);
+        } else if (l->io_waiters || hsafe__rmt_expected(l)) {
+            hsafe__rmt_idle_wait(l, -1);
         } else {
             hsafe_loop_dump(l);
             hsafe__misuse("hsafe_loop_run: deadlock: every task waits and nothing can wake one "
-                          "(no deadline, no fd): the task tree is above");
+                          "(no deadline, no fd, no shared channel, no hsafe_loop_ref): "
+                          "the task tree is above");
         }
         hsafe__loop_expire(l);
     }
@@ -7630,6 +8197,12 @@ HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg)
     loop->pool = cfg->pool;
     rc = hsafe__tos_init(loop);
     if (rc) return rc;
+    rc = hsafe__rmt_init(loop);
+    if (rc) {
+        hsafe__rmt_fini(loop);
+        hsafe__tos_fini(loop);
+        return rc;
+    }
     loop->magic = HSAFE__LOOP_MAGIC;
     return HSAFE_OK;
 }
@@ -7638,6 +8211,7 @@ HSAFE_API int hsafe_loop_fini(hsafe_loop *loop)
 {
     if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
     if (loop->running) return HSAFE_ESTATE;
+    hsafe__rmt_fini(loop);
     hsafe__tos_fini(loop);
     loop->magic = 0;
     return HSAFE_OK;
@@ -7959,11 +8533,11 @@ static void hsafe__dump_time(hsafe__out *o, hsafe_time t, hsafe_time now)
 static void hsafe__dump_task(hsafe__out *o, const hsafe_task *t, int depth, hsafe_time now)
 {
     static const char *const states[] = { "none", "ready", "running", "waiting", "done" };
-    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack" };
+    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack", "chan" };
     const hsafe_scope *s;
     hsafe__outf(o, "%*stask '%s' [%s", depth * 2, "", hsafe__tname(t),
                 t->state >= 0 && t->state <= 4 ? states[t->state] : "?");
-    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= 5) {
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= HSAFE__WAIT_CHAN) {
         hsafe__outf(o, ": %s", waits[t->wait_kind]);
         if (t->wait_kind == HSAFE__WAIT_FD) hsafe__outf(o, " %d", t->wait_fd);
         hsafe__outf(o, " until ");
@@ -8028,6 +8602,450 @@ HSAFE_API void hsafe_loop_dump(const hsafe_loop *loop)
 
 #endif /* HSAFE__TASKS_SCHED_H */
 /* ---- end tasks/sched.h ---- */
+/* ---- begin tasks/chan.h ---- */
+/* tasks/chan.h - channels (api/chan.h): send, receive, close and select,
+ * on one loop or between threads. Implementation part only, included by
+ * hsafe.h after tasks/sched.h. Uses tasks/sched.h (hsafe__task_here,
+ * hsafe__task_block, hsafe__task_wake, hsafe__cancelled_eff,
+ * hsafe__eff_deadline, HSAFE__CONTAINER) and tasks/remote.h (the spin
+ * lock, hsafe__rmt_wake/unqueue). No system calls, no allocation, no
+ * platform tests.
+ *
+ * HOW IT WORKS
+ *   A channel has a ring buffer (cap elements; none when unbuffered) and
+ *   two FIFO queues of waiters: tasks waiting to send, tasks waiting to
+ *   receive. Every call is a select: hsafe_chan_send/recv are a select of
+ *   one clause. The select record (hsafe__chan_sel, in the caller's frame)
+ *   holds one state word, which decides who did what:
+ *     OPEN    nothing happened yet; BUSY  someone is deciding (a moment);
+ *     GAVEUP  the task gave up (deadline, cancel): nothing happened;
+ *     k + 1   clause k happened (only that one).
+ *   Whoever completes a waiting clause (a sender meeting a waiting
+ *   receiver, say) first moves the waiter's select from OPEN to BUSY, and
+ *   its own select too (the two in address order, so two threads never
+ *   wait for each other), then copies the value, sets both to "done" and
+ *   wakes the waiter. A waiter that wakes for its deadline or a cancel
+ *   moves its own select from OPEN to GAVEUP; if that fails, a clause was
+ *   done for it and it reports that (no value is lost). A waiter whose
+ *   select is over stays in a queue until its owner or the next visitor of
+ *   that queue unlinks it (the visitor skips it).
+ *   On one loop the state word is a plain int; when a clause is on a
+ *   HSAFE_CHAN_SHARED channel it is changed with atomic operations, each
+ *   shared channel's queues and buffer are under its spin lock, and a task
+ *   of another loop is woken through that loop's remote queue, while the
+ *   waker still holds the channel's lock (the waiter takes every lock of
+ *   its clauses again before it returns, so the waker is done with it and
+ *   its loop before the task can end).
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_CHAN_H)
+#define HSAFE__TASKS_CHAN_H 1
+
+#define HSAFE__CHAN_MAGIC 0x6368616eu   /* "chan" */
+
+enum { HSAFE__SEL_OPEN = 0, HSAFE__SEL_GAVEUP = -1, HSAFE__SEL_BUSY = -2 };
+
+/* ---- the select state word ----------------------------------------------- */
+
+static int hsafe__sel_get(const hsafe__chan_sel *s)
+{
+    return s->shared ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : s->state;
+}
+
+static void hsafe__sel_set(hsafe__chan_sel *s, int v)
+{
+    if (s->shared) __atomic_store_n(&s->state, v, __ATOMIC_RELEASE);
+    else s->state = v;
+}
+
+/* OPEN -> BUSY (waits while another thread has it BUSY). 0 if the select
+ * is over (done or given up). */
+static int hsafe__sel_lock(hsafe__chan_sel *s)
+{
+    unsigned spins = 0;
+    if (!s->shared) {
+        if (s->state != HSAFE__SEL_OPEN) return 0;
+        s->state = HSAFE__SEL_BUSY;
+        return 1;
+    }
+    for (;;) {
+        int v = HSAFE__SEL_OPEN;
+        if (__atomic_compare_exchange_n(&s->state, &v, HSAFE__SEL_BUSY, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+        if (v != HSAFE__SEL_BUSY) return 0;
+        if (++spins >= 64) { hsafe__cpu_yield(); spins = 0; }
+    }
+}
+
+/* Lock two selects (mine and a waiter's) in address order.
+ * 0: both locked; 1: mine is over; 2: the waiter's is over. */
+static int hsafe__sel_lock2(hsafe__chan_sel *me, hsafe__chan_sel *peer)
+{
+    hsafe__chan_sel *first = (uintptr_t)me < (uintptr_t)peer ? me : peer;
+    hsafe__chan_sel *second = first == me ? peer : me;
+    if (!hsafe__sel_lock(first)) return first == me ? 1 : 2;
+    if (!hsafe__sel_lock(second)) {
+        hsafe__sel_set(first, HSAFE__SEL_OPEN);
+        return second == me ? 1 : 2;
+    }
+    return 0;
+}
+
+/* ---- channel internals (caller holds the channel's lock) ------------------ */
+
+static void hsafe__chan_lock(hsafe_chan *ch)
+{
+    if (ch->flags & HSAFE_CHAN_SHARED) hsafe__spin_lock(&ch->lock);
+}
+
+static void hsafe__chan_unlock(hsafe_chan *ch)
+{
+    if (ch->flags & HSAFE_CHAN_SHARED) hsafe__spin_unlock(&ch->lock);
+}
+
+static hsafe_chan_clause *hsafe__clause_of(hsafe__chan_waiter *w)
+{
+    return HSAFE__CONTAINER(w, hsafe_chan_clause, w);
+}
+
+static void hsafe__wq_push(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+                           hsafe__chan_waiter *w)
+{
+    w->next = NULL;
+    w->prev = *tail;
+    if (*tail) (*tail)->next = w;
+    else *head = w;
+    *tail = w;
+    w->linked = 1;
+}
+
+static void hsafe__wq_unlink(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+                             hsafe__chan_waiter *w)
+{
+    if (w->prev) w->prev->next = w->next;
+    else *head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else *tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = 0;
+}
+
+static void hsafe__chan_unlink(hsafe_chan *ch, hsafe_chan_clause *c)
+{
+    if (c->op == HSAFE_CHAN_SEND) hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, &c->w);
+    else hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, &c->w);
+}
+
+static void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void *src)
+{
+    if (ch->elem_size && dst) memcpy(dst, src, ch->elem_size);
+}
+
+static void hsafe__chan_put(hsafe_chan *ch, const void *src)
+{
+    size_t i = ch->head + ch->count;
+    if (i >= ch->cap) i -= ch->cap;
+    hsafe__chan_copy(ch, ch->buf + i * ch->elem_size, src);
+    ch->count++;
+}
+
+static void hsafe__chan_take(hsafe_chan *ch, void *dst)
+{
+    hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
+    if (++ch->head == ch->cap) ch->head = 0;
+    ch->count--;
+}
+
+/* The waiter's task may go on: wake it on its loop. */
+static void hsafe__chan_wake(hsafe__chan_sel *s)
+{
+    hsafe_task *t = s->task;
+    if (!s->shared || t->loop == hsafe__tls.loop) hsafe__task_wake(t, HSAFE_OK);
+    else hsafe__rmt_wake(t);
+}
+
+/* Finish a waiting clause (its select is BUSY, held by us): unlink it, set
+ * its result, mark its select done, wake its task. */
+static void hsafe__chan_finish(hsafe_chan *ch, hsafe__chan_waiter *w, int rc)
+{
+    hsafe__chan_sel *s = w->sel;
+    hsafe_chan_clause *c = hsafe__clause_of(w);
+    hsafe__chan_unlink(ch, c);
+    c->rc = rc;
+    hsafe__sel_set(s, w->index + 1);
+    hsafe__chan_wake(s);
+}
+
+/* My clause c on ch (locked), for my select `me`: do it now if it can be
+ * done. 1: done (me says so, c->rc set); 0: it would have to wait; -1: my
+ * select is already over (a clause of mine queued on another channel was
+ * done by another thread, or I gave up). */
+static int hsafe__chan_try_op(hsafe_chan *ch, hsafe_chan_clause *c, hsafe__chan_sel *me)
+{
+    hsafe__chan_waiter *w, *next;
+    int done = c->w.index + 1;
+    if (c->op == HSAFE_CHAN_SEND) {
+        if (ch->closed) {
+            if (!hsafe__sel_lock(me)) return -1;
+            c->rc = HSAFE_ECLOSED;
+            hsafe__sel_set(me, done);
+            return 1;
+        }
+        /* a waiting receiver first (then the buffer is empty) */
+        for (w = ch->recvq; w; w = next) {
+            int r;
+            next = w->next;
+            if (w->sel == me) continue;               /* my own other clause */
+            r = hsafe__sel_lock2(me, w->sel);
+            if (r == 1) return -1;
+            if (r == 2) { hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, w); continue; }
+            hsafe__chan_copy(ch, hsafe__clause_of(w)->elem, c->elem);
+            c->rc = HSAFE_OK;
+            hsafe__sel_set(me, done);
+            hsafe__chan_finish(ch, w, HSAFE_OK);
+            return 1;
+        }
+        if (ch->count < ch->cap) {
+            if (!hsafe__sel_lock(me)) return -1;
+            hsafe__chan_put(ch, c->elem);
+            c->rc = HSAFE_OK;
+            hsafe__sel_set(me, done);
+            return 1;
+        }
+        return 0;
+    }
+    /* receive */
+    if (ch->count) {
+        if (!hsafe__sel_lock(me)) return -1;
+        hsafe__chan_take(ch, c->elem);
+        c->rc = HSAFE_OK;
+        hsafe__sel_set(me, done);
+        /* room now: the first live waiting sender's value goes in */
+        for (w = ch->sendq; w; w = next) {
+            next = w->next;
+            if (w->sel == me) continue;
+            if (!hsafe__sel_lock(w->sel)) { hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w); continue; }
+            hsafe__chan_put(ch, hsafe__clause_of(w)->elem);
+            hsafe__chan_finish(ch, w, HSAFE_OK);
+            break;
+        }
+        return 1;
+    }
+    for (w = ch->sendq; w; w = next) {         /* unbuffered: a waiting sender */
+        int r;
+        next = w->next;
+        if (w->sel == me) continue;
+        r = hsafe__sel_lock2(me, w->sel);
+        if (r == 1) return -1;
+        if (r == 2) { hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w); continue; }
+        hsafe__chan_copy(ch, c->elem, hsafe__clause_of(w)->elem);
+        c->rc = HSAFE_OK;
+        hsafe__sel_set(me, done);
+        hsafe__chan_finish(ch, w, HSAFE_OK);
+        return 1;
+    }
+    if (ch->closed) {
+        if (!hsafe__sel_lock(me)) return -1;
+        c->rc = HSAFE_ECLOSED;
+        hsafe__sel_set(me, done);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- select: every operation ---------------------------------------------- */
+
+static int hsafe__chan_ok(const hsafe_chan *ch) { return ch && ch->magic == HSAFE__CHAN_MAGIC; }
+
+/* blocking: 0 for the try_* forms (from anywhere, never waits). */
+static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline, int blocking,
+                              const char *what)
+{
+    hsafe__chan_sel sel;
+    hsafe_task *t = NULL;
+    hsafe_time dl = HSAFE_FOREVER;
+    size_t i, end = 0;
+    int may_wait = 0, queued = 0, rc = HSAFE_OK, r = 0, state;
+
+    if (blocking) t = hsafe__task_here(what);
+    if (n && !c) return HSAFE_EINVAL;
+    sel.state = HSAFE__SEL_OPEN;
+    sel.shared = 0;
+    sel.task = t;
+    for (i = 0; i < n; i++) {
+        hsafe_chan *ch = c[i].chan;
+        if (!ch) continue;
+        if (!hsafe__chan_ok(ch) || (c[i].op != HSAFE_CHAN_SEND && c[i].op != HSAFE_CHAN_RECV) ||
+            (c[i].op == HSAFE_CHAN_SEND && !c[i].elem && ch->elem_size))
+            return HSAFE_EINVAL;
+        if (ch->flags & HSAFE_CHAN_SHARED) {
+            sel.shared = 1;
+        } else if (blocking) {
+            if (!ch->loop) ch->loop = t->loop;
+            else if (ch->loop != t->loop)
+                hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
+                                   "by several loops or threads needs HSAFE_CHAN_SHARED)",
+                                   what, hsafe__tname(t));
+        }
+    }
+    if (blocking) {
+        if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+        dl = hsafe__eff_deadline(t, deadline);
+        may_wait = dl == HSAFE_FOREVER || dl > hsafe__tos_now();
+    }
+
+    /* Each clause in order: done now if it can be, else queued (if we may
+     * wait), until one is done or (shared) another thread did one. */
+    for (i = 0; i < n; i++) {
+        hsafe_chan *ch = c[i].chan;
+        if (!ch) continue;
+        c[i].w.sel = &sel;
+        c[i].w.index = (int)i;
+        c[i].w.linked = 0;
+        hsafe__chan_lock(ch);
+        r = hsafe__chan_try_op(ch, &c[i], &sel);
+        if (r == 0 && may_wait) {
+            if (c[i].op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c[i].w);
+            else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c[i].w);
+            queued = 1;
+        }
+        hsafe__chan_unlock(ch);
+        end = i + 1;
+        if (r != 0) break;
+    }
+
+    if (r == 0 && may_wait) {
+        hsafe_loop *l = t->loop;
+        if (sel.shared) l->ext_waiters++;
+        for (;;) {
+            rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
+            if (!hsafe__sel_lock(&sel)) break;          /* a clause was done for us */
+            if (rc != HSAFE_OK) { hsafe__sel_set(&sel, HSAFE__SEL_GAVEUP); break; }
+            hsafe__sel_set(&sel, HSAFE__SEL_OPEN);       /* woken for nothing */
+        }
+        if (sel.shared) l->ext_waiters--;
+    } else if (r == 0) {
+        sel.state = HSAFE__SEL_GAVEUP;                   /* nothing queued: ours alone */
+        rc = blocking ? HSAFE_ETIMEDOUT : HSAFE_EAGAIN;
+    }
+
+    /* Leave every queue (taking each lock also waits for a waker on
+     * another thread to be done with us). */
+    if (queued) {
+        for (i = 0; i < end; i++) {
+            hsafe_chan *ch = c[i].chan;
+            if (!ch) continue;
+            hsafe__chan_lock(ch);
+            if (c[i].w.linked) hsafe__chan_unlink(ch, &c[i]);
+            hsafe__chan_unlock(ch);
+        }
+        if (sel.shared) hsafe__rmt_unqueue(t);
+    }
+    state = hsafe__sel_get(&sel);
+    return state > 0 ? state - 1 : rc;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_t cap,
+                              unsigned flags)
+{
+    if (!ch || (flags & ~HSAFE_CHAN_SHARED)) return HSAFE_EINVAL;
+    if (cap && ((!buf && elem_size) || (elem_size && cap > SIZE_MAX / elem_size)))
+        return HSAFE_EINVAL;
+    memset(ch, 0, sizeof *ch);
+    ch->flags = flags;
+    ch->elem_size = elem_size;
+    ch->cap = cap;
+    ch->buf = (unsigned char *)buf;
+    ch->magic = HSAFE__CHAN_MAGIC;
+    return HSAFE_OK;
+}
+
+/* One clause, as a select of one. */
+static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadline, int blocking,
+                           const char *what)
+{
+    hsafe_chan_clause c;
+    int r;
+    c.chan = ch;
+    c.op = op;
+    c.elem = elem;
+    c.rc = HSAFE_OK;
+    if (!ch) {
+        if (blocking) hsafe__task_here(what);
+        return HSAFE_EINVAL;
+    }
+    r = hsafe__chan_select(&c, 1, deadline, blocking, what);
+    return r == 0 ? c.rc : r;
+}
+
+HSAFE_API int hsafe_chan_send(hsafe_chan *ch, const void *elem, hsafe_time deadline)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_SEND, (void *)(uintptr_t)elem, deadline, 1, "hsafe_chan_send");
+}
+
+HSAFE_API int hsafe_chan_recv(hsafe_chan *ch, void *elem, hsafe_time deadline)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_RECV, elem, deadline, 1, "hsafe_chan_recv");
+}
+
+HSAFE_API int hsafe_chan_try_send(hsafe_chan *ch, const void *elem)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_SEND, (void *)(uintptr_t)elem, 0, 0, "hsafe_chan_try_send");
+}
+
+HSAFE_API int hsafe_chan_try_recv(hsafe_chan *ch, void *elem)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_RECV, elem, 0, 0, "hsafe_chan_try_recv");
+}
+
+HSAFE_API int hsafe_chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline)
+{
+    return hsafe__chan_select(c, n, deadline, 1, "hsafe_chan_select");
+}
+
+HSAFE_API int hsafe_chan_try_select(hsafe_chan_clause *c, size_t n)
+{
+    return hsafe__chan_select(c, n, 0, 0, "hsafe_chan_try_select");
+}
+
+HSAFE_API int hsafe_chan_close(hsafe_chan *ch)
+{
+    hsafe__chan_waiter *w;
+    if (!hsafe__chan_ok(ch)) return HSAFE_EINVAL;
+    hsafe__chan_lock(ch);
+    if (ch->closed) {
+        hsafe__chan_unlock(ch);
+        return HSAFE_ECLOSED;
+    }
+    ch->closed = 1;
+    while ((w = ch->recvq) != NULL) {
+        if (hsafe__sel_lock(w->sel)) hsafe__chan_finish(ch, w, HSAFE_ECLOSED);
+        else hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, w);
+    }
+    while ((w = ch->sendq) != NULL) {
+        if (hsafe__sel_lock(w->sel)) hsafe__chan_finish(ch, w, HSAFE_ECLOSED);
+        else hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w);
+    }
+    hsafe__chan_unlock(ch);
+    return HSAFE_OK;
+}
+
+HSAFE_API size_t hsafe_chan_len(hsafe_chan *ch)
+{
+    size_t n;
+    if (!hsafe__chan_ok(ch)) return 0;
+    hsafe__chan_lock(ch);
+    n = ch->count;
+    hsafe__chan_unlock(ch);
+    return n;
+}
+
+HSAFE_API size_t hsafe_chan_cap(const hsafe_chan *ch) { return hsafe__chan_ok(ch) ? ch->cap : 0; }
+
+#endif /* HSAFE__TASKS_CHAN_H */
+/* ---- end tasks/chan.h ---- */
 #endif
 
 

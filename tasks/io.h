@@ -17,7 +17,11 @@
  *                                             armed fd is ready (calling
  *                                             hsafe__task_io_ready(t) for
  *                                             each) or timeout_ns passed
- *                                             (-1: no timeout, 0: poll)
+ *                                             (-1: no timeout, 0: poll);
+ *                                             also wakes for the loop's
+ *                                             remote wake (tasks/remote.h:
+ *                                             rmt_fd[0] / rmt_event, then
+ *                                             hsafe__rmt_signalled(loop))
  * Backends: epoll (Linux), poll() (other POSIX; on Linux too with
  * HSAFE_TEST_TASK_POLL, [impl] TESTS ONLY), and on Windows the clock and
  * a plain Sleep (no fd waits).
@@ -26,6 +30,7 @@
 #define HSAFE__TASKS_IO_H 1
 
 static void hsafe__task_io_ready(hsafe_task *t);
+static void hsafe__rmt_signalled(hsafe_loop *loop);
 
 #if defined(HSAFE__OS_WIN32)
 #  define HSAFE__TOS_WIN32 1
@@ -69,8 +74,12 @@ static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (vo
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
     int ms = hsafe__tos_ms(timeout_ns);
-    (void)loop;
-    Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+    if (!loop->rmt_event) {
+        Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+        return;
+    }
+    if (WaitForSingleObject((HANDLE)loop->rmt_event, ms < 0 ? INFINITE : (DWORD)ms) == WAIT_OBJECT_0)
+        hsafe__rmt_signalled(loop);
 }
 
 #else /* POSIX */
@@ -121,7 +130,10 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
     struct epoll_event evs[64];
     int n, i;
     n = epoll_wait(loop->io_fd, evs, 64, hsafe__tos_ms(timeout_ns));
-    for (i = 0; i < n; i++) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+    for (i = 0; i < n; i++) {
+        if (evs[i].data.ptr) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+        else hsafe__rmt_signalled(loop);      /* the remote wake */
+    }
 }
 
 #else /* poll() */
@@ -154,9 +166,15 @@ static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
 
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
-    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS];
-    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS];
+    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS + 1];
+    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS + 1];
     int i, n = 0;
+    if (loop->rmt_fd[0] >= 0) {                 /* the remote wake */
+        pfd[n].fd = loop->rmt_fd[0];
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        who[n++] = NULL;
+    }
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++) {
         if (!loop->io_slots[i].task) continue;
         pfd[n].fd = loop->io_slots[i].fd;
@@ -165,8 +183,11 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
         who[n++] = loop->io_slots[i].task;
     }
     if (poll(pfd, (nfds_t)n, hsafe__tos_ms(timeout_ns)) <= 0) return;
-    for (i = 0; i < n; i++)
-        if (pfd[i].revents) hsafe__task_io_ready(who[i]);
+    for (i = 0; i < n; i++) {
+        if (!pfd[i].revents) continue;
+        if (who[i]) hsafe__task_io_ready(who[i]);
+        else hsafe__rmt_signalled(loop);
+    }
 }
 
 #endif /* epoll / poll */

@@ -9,7 +9,9 @@
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
  * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
- * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
+ * (hsafe__tos_*: clock, fd readiness, idle sleep), tasks/remote.h
+ * (hsafe__rmt_*: posts and wakeups from other threads, drained between
+ * passes and by the idle wait). No OS or architecture
  * macros here, no system calls, no allocation.
  *
  * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
@@ -28,7 +30,7 @@
 #define HSAFE__SCOPE_MAGIC 0x73636f70u   /* "scop" */
 
 enum { HSAFE__WAIT_NONE = 0, HSAFE__WAIT_YIELD, HSAFE__WAIT_SLEEP, HSAFE__WAIT_FD,
-       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK };
+       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK, HSAFE__WAIT_CHAN };
 enum { HSAFE__SCOPE_OPEN = 1, HSAFE__SCOPE_JOINING = 2, HSAFE__SCOPE_JOINED = 3 };
 enum { HSAFE__TIMER_TASK = 1, HSAFE__TIMER_SCOPE = 2 };
 
@@ -415,17 +417,19 @@ static void hsafe__loop_schedule(hsafe_loop *l)
             hsafe__loop_resume(l, t);
         }
         if (l->root.state == HSAFE_TASK_DONE) break;
+        hsafe__rmt_drain(l);
         if (l->ready_head) {
             if (l->io_waiters) hsafe__tos_wait(l, 0);
         } else if (l->timers) {
             int64_t d = l->timers->when - hsafe__tos_now();
-            hsafe__tos_wait(l, d < 0 ? 0 : d);
-        } else if (l->io_waiters) {
-            hsafe__tos_wait(l, -1);
+            hsafe__rmt_idle_wait(l, d < 0 ? 0 : d);
+        } else if (l->io_waiters || hsafe__rmt_expected(l)) {
+            hsafe__rmt_idle_wait(l, -1);
         } else {
             hsafe_loop_dump(l);
             hsafe__misuse("hsafe_loop_run: deadlock: every task waits and nothing can wake one "
-                          "(no deadline, no fd): the task tree is above");
+                          "(no deadline, no fd, no shared channel, no hsafe_loop_ref): "
+                          "the task tree is above");
         }
         hsafe__loop_expire(l);
     }
@@ -443,6 +447,12 @@ HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg)
     loop->pool = cfg->pool;
     rc = hsafe__tos_init(loop);
     if (rc) return rc;
+    rc = hsafe__rmt_init(loop);
+    if (rc) {
+        hsafe__rmt_fini(loop);
+        hsafe__tos_fini(loop);
+        return rc;
+    }
     loop->magic = HSAFE__LOOP_MAGIC;
     return HSAFE_OK;
 }
@@ -451,6 +461,7 @@ HSAFE_API int hsafe_loop_fini(hsafe_loop *loop)
 {
     if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
     if (loop->running) return HSAFE_ESTATE;
+    hsafe__rmt_fini(loop);
     hsafe__tos_fini(loop);
     loop->magic = 0;
     return HSAFE_OK;
@@ -772,11 +783,11 @@ static void hsafe__dump_time(hsafe__out *o, hsafe_time t, hsafe_time now)
 static void hsafe__dump_task(hsafe__out *o, const hsafe_task *t, int depth, hsafe_time now)
 {
     static const char *const states[] = { "none", "ready", "running", "waiting", "done" };
-    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack" };
+    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack", "chan" };
     const hsafe_scope *s;
     hsafe__outf(o, "%*stask '%s' [%s", depth * 2, "", hsafe__tname(t),
                 t->state >= 0 && t->state <= 4 ? states[t->state] : "?");
-    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= 5) {
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= HSAFE__WAIT_CHAN) {
         hsafe__outf(o, ": %s", waits[t->wait_kind]);
         if (t->wait_kind == HSAFE__WAIT_FD) hsafe__outf(o, " %d", t->wait_fd);
         hsafe__outf(o, " until ");

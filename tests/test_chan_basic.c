@@ -18,6 +18,8 @@
  *     once even when the channel is ready, and nothing happened; a waiting
  *     sender or receiver cancelled returns ECANCELED, leaves the queue, and
  *     the value goes to the next one; a value handed to a waiting receiver
+ *     whose deadline passed (in the same loop pass, before it ran) is
+ *     reported to it, not the timeout; a value handed to a waiting receiver
  *     that is cancelled before it runs again is returned to it (not lost),
  *     the same for a sender whose value was taken; a shielded cancelled
  *     task can still receive;
@@ -439,6 +441,43 @@ static int r_cancel(void *arg)
     return 0;
 }
 
+/* A receiver's deadline passes, and before it runs again a sender
+ * (woken first by its own earlier timer) hands it a value: the receiver
+ * reports the value, not the timeout. */
+static hsafe_time g_d1;
+static int late_sender(void *arg)
+{
+    op *o = (op *)arg;
+    CHECK_EQ(hsafe_sleep_until(g_d1), 0);
+    o->rc = hsafe_chan_send(o->ch, &o->value, 0);      /* a poll: the receiver still waits */
+    return 0;
+}
+
+static int r_deadline_race(void *arg)
+{
+    hsafe_chan u;
+    hsafe_scope s;
+    hsafe_task ts, tr;
+    op os, orr;
+    hsafe_time d2;
+    (void)arg;
+    ch_init(&u, sizeof(int), NULL, 0);
+    g_d1 = hsafe_after(2 * MS);
+    d2 = g_d1 + 1 * MS;
+    os = mkop(&u, 123, 0);
+    orr = mkop(&u, 0, d2);
+    hsafe_scope_open(&s, "race", 0, HSAFE_FOREVER);
+    CHECK_EQ(hsafe_scope_spawn(&s, &ts, late_sender, &os, "sender"), 0);
+    CHECK_EQ(hsafe_scope_spawn(&s, &tr, do_recv, &orr, "receiver"), 0);
+    CHECK_EQ(hsafe_yield(), 0);                   /* both wait now */
+    while (hsafe_now() < d2 + 1 * MS) {}          /* both timers expire in one pass */
+    CHECK_EQ(hsafe_scope_join(&s), 0);
+    CHECK_EQ(os.rc, 0);
+    CHECK_EQ(orr.rc, 0);
+    CHECK_EQ(orr.value, 123);
+    return 0;
+}
+
 /* ---- close ---------------------------------------------------------------------- */
 
 static int r_close(void *arg)
@@ -711,6 +750,7 @@ int main(int argc, char **argv)
         CHECK_EQ(tu_run(r_sizes, NULL), 0);
         CHECK_EQ(tu_run(r_deadlines, NULL), 0);
         CHECK_EQ(tu_run(r_cancel, NULL), 0);
+        CHECK_EQ(tu_run(r_deadline_race, NULL), 0);
         CHECK_EQ(tu_run(r_close, NULL), 0);
         CHECK_EQ(tu_run(r_select, NULL), 0);
     }

@@ -7455,8 +7455,9 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
  *
  * Besides tasks/io.h, THE ONE TASKS FILE THAT TESTS OS FLAGS OR MAKES
  * SYSTEM CALLS (the wake descriptor: an eventfd on Linux, a pipe on other
- * POSIX systems, an auto-reset event on Windows; yielding the CPU in a
- * contended lock). Uses from tasks/sched.h (declared here, defined there):
+ * POSIX systems (on Linux too with HSAFE_TEST_TASK_POLL, [impl] TESTS
+ * ONLY, as tasks/io.h), an auto-reset event on Windows; yielding the CPU
+ * in a contended lock). Uses from tasks/sched.h (declared here, defined there):
  * hsafe__task_wake, hsafe__loop_ok; from tasks/io.h: hsafe__tos_wait and
  * the epoll descriptor (loop->io_fd), which watches the wake descriptor
  * with a NULL pointer.
@@ -7488,7 +7489,7 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 
 #if defined(HSAFE__OS_WIN32)
 #  define HSAFE__RMT_EVENT 1
-#elif defined(HSAFE__OS_LINUX)
+#elif defined(HSAFE__OS_LINUX) && !defined(HSAFE_TEST_TASK_POLL)
 #  define HSAFE__RMT_EVENTFD 1
 #  include <sys/eventfd.h>
 #  include <sched.h>

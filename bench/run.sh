@@ -171,3 +171,7 @@ else
 fi
 
 $run "$out/bench"
+
+# Channels (issue 12) next to Go: bench/chan.sh (its own programs, so the
+# driver above is untouched).
+CC="$CC" CFLAGS="$CFLAGS" BENCH_RUN="$run" sh "$here/chan.sh" "$out"

@@ -25,7 +25,8 @@
  *   select is over stays in a queue until its owner or the next visitor of
  *   that queue unlinks it (the visitor skips it).
  *   On one loop the state word is a plain int; when a clause is on a
- *   HSAFE_CHAN_SHARED channel it is changed with atomic operations, each
+ *   HSAFE_CHAN_SHARED channel and queued there (so other threads may see
+ *   it) it is changed with atomic operations, each
  *   shared channel's queues and buffer are under its spin lock, and a task
  *   of another loop is woken through that loop's remote queue, while the
  *   waker still holds the channel's lock (the waiter takes every lock of
@@ -68,7 +69,7 @@ static int hsafe__sel_lock(hsafe__chan_sel *s)
                                         __ATOMIC_ACQUIRE))
             return 1;
         if (v != HSAFE__SEL_BUSY) return 0;
-        if (++spins >= 64) { hsafe__cpu_yield(); spins = 0; }
+        if (++spins >= 1024) { hsafe__cpu_yield(); spins = 0; }
     }
 }
 
@@ -133,7 +134,14 @@ static void hsafe__chan_unlink(hsafe_chan *ch, hsafe_chan_clause *c)
 
 static void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void *src)
 {
-    if (ch->elem_size && dst) memcpy(dst, src, ch->elem_size);
+    if (!dst) return;
+    switch (ch->elem_size) {            /* the usual sizes inline, not a call */
+    case 0: break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, ch->elem_size); break;
+    }
 }
 
 static void hsafe__chan_put(hsafe_chan *ch, const void *src)
@@ -260,7 +268,7 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
     hsafe_task *t = NULL;
     hsafe_time dl = HSAFE_FOREVER;
     size_t i, end = 0;
-    int may_wait = 0, queued = 0, rc = HSAFE_OK, r = 0, state;
+    int may_wait = 0, queued = 0, rc = HSAFE_OK, r = 0, state, shared = 0;
 
     if (blocking) t = hsafe__task_here(what);
     if (n && !c) return HSAFE_EINVAL;
@@ -274,7 +282,7 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
             (c[i].op == HSAFE_CHAN_SEND && !c[i].elem && ch->elem_size))
             return HSAFE_EINVAL;
         if (ch->flags & HSAFE_CHAN_SHARED) {
-            sel.shared = 1;
+            shared = 1;
         } else if (blocking) {
             if (!ch->loop) ch->loop = t->loop;
             else if (ch->loop != t->loop)
@@ -300,6 +308,9 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
         hsafe__chan_lock(ch);
         r = hsafe__chan_try_op(ch, &c[i], &sel);
         if (r == 0 && may_wait) {
+            /* Until a clause is queued nobody else sees the select, so its
+             * state word needs atomics only from here on. */
+            sel.shared = shared;
             if (c[i].op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c[i].w);
             else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c[i].w);
             queued = 1;
@@ -311,14 +322,14 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
 
     if (r == 0 && may_wait) {
         hsafe_loop *l = t->loop;
-        if (sel.shared) l->ext_waiters++;
+        if (shared) l->ext_waiters++;
         for (;;) {
             rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
             if (!hsafe__sel_lock(&sel)) break;          /* a clause was done for us */
             if (rc != HSAFE_OK) { hsafe__sel_set(&sel, HSAFE__SEL_GAVEUP); break; }
             hsafe__sel_set(&sel, HSAFE__SEL_OPEN);       /* woken for nothing */
         }
-        if (sel.shared) l->ext_waiters--;
+        if (shared) l->ext_waiters--;
     } else if (r == 0) {
         sel.state = HSAFE__SEL_GAVEUP;                   /* nothing queued: ours alone */
         rc = blocking ? HSAFE_ETIMEDOUT : HSAFE_EAGAIN;
@@ -334,7 +345,7 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
             if (c[i].w.linked) hsafe__chan_unlink(ch, &c[i]);
             hsafe__chan_unlock(ch);
         }
-        if (sel.shared) hsafe__rmt_unqueue(t);
+        if (shared) hsafe__rmt_unqueue(t);
     }
     state = hsafe__sel_get(&sel);
     return state > 0 ? state - 1 : rc;
@@ -363,14 +374,29 @@ static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadli
 {
     hsafe_chan_clause c;
     int r;
+    if (!ch || !hsafe__chan_ok(ch) || (op == HSAFE_CHAN_SEND && !elem && ch->elem_size)) {
+        if (blocking) hsafe__task_here(what);
+        return HSAFE_EINVAL;
+    }
+    /* Fast path: the buffer has what is needed and nobody waits on the
+     * other side (so no select of another task is involved). */
+    if (ch->cap && (!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) &&
+        (!blocking || (ch->flags & HSAFE_CHAN_SHARED) || ch->loop == hsafe__tls.loop)) {
+        int done = 0;
+        hsafe__chan_lock(ch);
+        if (op == HSAFE_CHAN_SEND) {
+            if (!ch->closed && !ch->recvq && ch->count < ch->cap) { hsafe__chan_put(ch, elem); done = 1; }
+        } else if (ch->count && !ch->sendq) {
+            hsafe__chan_take(ch, elem);
+            done = 1;
+        }
+        hsafe__chan_unlock(ch);
+        if (done) return HSAFE_OK;
+    }
     c.chan = ch;
     c.op = op;
     c.elem = elem;
     c.rc = HSAFE_OK;
-    if (!ch) {
-        if (blocking) hsafe__task_here(what);
-        return HSAFE_EINVAL;
-    }
     r = hsafe__chan_select(&c, 1, deadline, blocking, what);
     return r == 0 ? c.rc : r;
 }

@@ -71,7 +71,7 @@ static void hsafe__spin_lock(int *l)
     unsigned spins = 0;
     while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
         while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-            if (++spins >= 64) { hsafe__cpu_yield(); spins = 0; }
+            if (++spins >= 1024) { hsafe__cpu_yield(); spins = 0; }
         }
     }
 }
@@ -243,10 +243,27 @@ static int hsafe__rmt_expected(hsafe_loop *l)
            __atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE);
 }
 
+/* How long an idle loop whose tasks wait on shared channels watches its
+ * queue before it sleeps in the kernel (loads of one word, some
+ * microseconds; the clock is not read, it may cost more than the load in
+ * a VM): a peer thread streaming values usually answers within that, and
+ * then neither side makes a system call (the waker writes the wake
+ * descriptor only to a sleeper). */
+#define HSAFE__RMT_SPINS 4096
+
 /* The loop's idle wait (timeout_ns -1: none): sleeps unless something is
  * queued already, then drains the queues. */
 static void hsafe__rmt_idle_wait(hsafe_loop *l, int64_t timeout_ns)
 {
+    if (l->ext_waiters && timeout_ns != 0) {
+        unsigned i;
+        for (i = 0; i < HSAFE__RMT_SPINS; i++) {
+            if (__atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE)) {
+                hsafe__rmt_drain(l);
+                return;
+            }
+        }
+    }
     __atomic_store_n(&l->rmt_sleeping, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&l->rmt_pending, __ATOMIC_SEQ_CST)) timeout_ns = 0;
     hsafe__tos_wait(l, timeout_ns);

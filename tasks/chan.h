@@ -148,13 +148,13 @@ static void hsafe__chan_put(hsafe_chan *ch, const void *src)
 {
     size_t i = ch->head + ch->count;
     if (i >= ch->cap) i -= ch->cap;
-    hsafe__chan_copy(ch, ch->buf + i * ch->elem_size, src);
+    if (ch->elem_size) hsafe__chan_copy(ch, ch->buf + i * ch->elem_size, src);
     ch->count++;
 }
 
 static void hsafe__chan_take(hsafe_chan *ch, void *dst)
 {
-    hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
+    if (ch->elem_size) hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
     if (++ch->head == ch->cap) ch->head = 0;
     ch->count--;
 }

@@ -462,7 +462,7 @@ static int r_deadline_race(void *arg)
     hsafe_time d2;
     (void)arg;
     ch_init(&u, sizeof(int), NULL, 0);
-    g_d1 = hsafe_after(2 * MS);
+    g_d1 = hsafe_after(50 * MS);              /* both wait long before (valgrind too) */
     d2 = g_d1 + 1 * MS;
     os = mkop(&u, 123, 0);
     orr = mkop(&u, 0, d2);
@@ -708,19 +708,29 @@ static int use_local(void *arg)
     (void)arg;
     return hsafe_chan_recv(&g_local, &v, 0);
 }
-static __attribute__((noinline)) void run_deeper(void)
+static hsafe_loop loops[2];             /* two loops at different addresses */
+static void run_on(hsafe_loop *loop)
 {
-    volatile char pad[8192];                  /* the second loop elsewhere */
-    pad[0] = 0;
-    tu_run(use_local, NULL);
-    pad[1] = pad[0];
+    hsafe_pool pool;
+    hsafe_pool_config pc;
+    hsafe_loop_config lc;
+    memset(&pc, 0, sizeof pc);
+    pc.stack_size = TU_STACK(64 * 1024);
+    pc.capacity = 4;
+    if (hsafe_pool_init(&pool, &pc) != 0) exit(2);
+    memset(&lc, 0, sizeof lc);
+    lc.pool = &pool;
+    if (hsafe_loop_init(loop, &lc) != 0) exit(2);
+    hsafe_loop_run(loop, use_local, NULL, "user");
+    hsafe_loop_fini(loop);
+    hsafe_pool_destroy(&pool);
 }
 static void c_two_loops(void *arg)
 {
     (void)arg;
     hsafe_chan_init(&g_local, sizeof(int), NULL, 0, 0);
-    tu_run(use_local, NULL);                  /* binds it to that loop */
-    run_deeper();                             /* another loop: misuse */
+    run_on(&loops[0]);                        /* binds it to that loop */
+    run_on(&loops[1]);                        /* another loop: misuse */
 }
 
 static int stuck(void *arg)

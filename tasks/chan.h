@@ -378,25 +378,24 @@ static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadli
         if (blocking) hsafe__task_here(what);
         return HSAFE_EINVAL;
     }
-    /* Fast path: the buffer has what is needed and nobody waits on the
-     * other side (so no select of another task is involved). */
-    if (ch->cap && (!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) &&
-        (!blocking || (ch->flags & HSAFE_CHAN_SHARED) || ch->loop == hsafe__tls.loop)) {
-        int done = 0;
-        hsafe__chan_lock(ch);
-        if (op == HSAFE_CHAN_SEND) {
-            if (!ch->closed && !ch->recvq && ch->count < ch->cap) { hsafe__chan_put(ch, elem); done = 1; }
-        } else if (ch->count && !ch->sendq) {
-            hsafe__chan_take(ch, elem);
-            done = 1;
-        }
-        hsafe__chan_unlock(ch);
-        if (done) return HSAFE_OK;
-    }
     c.chan = ch;
     c.op = op;
     c.elem = elem;
     c.rc = HSAFE_OK;
+    /* Fast path: try it at once (the buffer, or a task waiting on the other
+     * side), with a select record nobody else sees yet. */
+    if ((!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) &&
+        (!blocking || (ch->flags & HSAFE_CHAN_SHARED) || ch->loop == hsafe__tls.loop)) {
+        hsafe__chan_sel me;
+        me.state = HSAFE__SEL_OPEN;
+        me.shared = 0;
+        me.task = NULL;
+        c.w.index = 0;
+        hsafe__chan_lock(ch);
+        r = hsafe__chan_try_op(ch, &c, &me);
+        hsafe__chan_unlock(ch);
+        if (r == 1) return c.rc;
+    }
     r = hsafe__chan_select(&c, 1, deadline, blocking, what);
     return r == 0 ? c.rc : r;
 }

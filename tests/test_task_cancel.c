@@ -38,7 +38,9 @@
  * The fd parts are POSIX only (pipes); on Windows fd_wait is checked to
  * return HSAFE_ENOTSUP.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

@@ -502,9 +502,10 @@ static void op_run(int pi, input *in)
  * out; then every task returns 0, joining its open scopes on the way.
  * Task operations (one byte, low 4 bits, plus one argument byte a):
  *   0,11 spawn into the innermost open scope (a&0x80: into the task's own
- *        scope, beside itself); 1,12 yield; 2,13 sleep (a&3: 3 for 20 us, else a
- *        deadline long past); 3 open a scope (a&1 collect-all;
- *        (a>>1)&3: no deadline, one long past, or 50-400 us from now);
+ *        scope, beside itself); 1,12 yield; 2,13 sleep (a&3: 3 for 20 us; 2 in
+ *        a scope with a deadline: until 300 us past it; else long past);
+ *        3 open a scope (a&1 collect-all; (a>>1)&3: no deadline, one long
+ *        past, or 50-400 us from now);
  *        4 close the innermost level (join, or end the shield);
  *        5,14 cancel (a&1: the innermost own scope, else the task's own
  *        scope); 6 shield (a&3: grace forever, now, 100 or 200 us);
@@ -684,6 +685,8 @@ static void on_cleanup(void *p)
     const clarg *c = (const clarg *)p;
     mtask *m = &S.tk[c->task];
     int l;
+    if (c->k == MAXCL && m->state != 1) FAIL("task %d: anchor cleanup ran twice", c->task);
+    if (c->k < MAXCL && m->ran[c->k]) FAIL("task %d: cleanup %d ran twice", c->task, c->k);
     sched_sync(0);
     /* the task's scopes were cancelled and joined before any cleanup */
     if (!m->popping)
@@ -692,7 +695,6 @@ static void on_cleanup(void *p)
                 FAIL("task %d: cleanup ran with %d children of scope %d alive", c->task, S.sc[m->lvl[l]].live, m->lvl[l]);
     if (c->k == MAXCL) {                /* the anchor: the task ends */
         if (m->ncl) FAIL("task %d: anchor cleanup ran before %d newer ones", c->task, m->ncl);
-        if (m->state != 1) FAIL("task %d: anchor ran twice", c->task);
         m->status = m->panicked ? HSAFE_EPANIC : m->ret;
         for (l = 0; l < m->nlvl; l++)   /* a panic closed them */
             if (m->lvl[l] >= 0) {
@@ -763,13 +765,21 @@ static void t_yield(int i)
 static void t_sleep(int i, unsigned a)
 {
     mtask *m = &S.tk[i];
-    int before = cancelled_eff(i), rc;
+    int before = cancelled_eff(i), rc, past = 0;
     hsafe_time dl = (a & 3) == 3 ? hsafe_after(20000) : 1, eff = dl;    /* an idle loop waits 1 ms */
+    /* a&3 == 2 in a scope with a deadline: sleep past it (the scope's
+     * timer comes first, so its cancel must end the sleep) */
+    if ((a & 3) == 2 && m->scope >= 0 && S.sc[m->scope].timed) {
+        dl = S.sc[m->scope].deadline + 300000;
+        eff = dl;
+        past = 1;
+    }
     if (m->shield && m->grace[m->shield] < dl) eff = m->grace[m->shield];
     rc = hsafe_sleep_until(dl);
     sched_sync(1);
     if (before) EXPECT_EQ(rc, HSAFE_ECANCELED);
     else if (m->shield) EXPECT_EQ(rc, eff == dl ? HSAFE_OK : HSAFE_ETIMEDOUT);
+    else if (past) EXPECT_EQ(rc, HSAFE_ECANCELED);
     else if (rc != HSAFE_OK && !(rc == HSAFE_ECANCELED && cancelled_eff(i)))
         FAIL("task %d: sleep returned %d (cancelled %d)", i, rc, cancelled_eff(i));
 }

@@ -74,6 +74,14 @@ seeds = {
     "sched_shield": [0, 0] + sched(3, 64, (OPEN, 0), (SPAWN, 0), (YIELD, 0), (SHIELD, 2), (YIELD, 0),
         (CANCEL, 1), (CLOSE, 0), (SLEEP, 3), (PUSH, 0), (POP, 1), (PUSH, 0), (CLOSE, 0), (YIELD, 0),
         (RET, 1)),
+    # cancelling a scope reaches the scope its child has open, so the
+    # grandchild's yield returns HSAFE_ECANCELED
+    "sched_cancel_tree": [0, 0] + sched(4, 48, (OPEN, 0), (SPAWN, 0), (YIELD, 0), (OPEN, 0), (SPAWN, 0),
+        (YIELD, 0), (CANCEL, 1), (CLOSE, 0), (YIELD, 0), (RET, 0), (CLOSE, 0), (RET, 0), (RET, 0)),
+    # a child sleeps past its scope's deadline (50 us): the deadline ends
+    # the sleep with HSAFE_ECANCELED, join returns HSAFE_ETIMEDOUT
+    "sched_deadline_sleep": [0, 0] + sched(3, 32, (OPEN, 0x04), (SPAWN, 0), (CLOSE, 0), (SLEEP, 2),
+        (RET, 0), (RET, 0)),
     # capacity 2: the third spawn finds no stack (HSAFE_EBUSY); spawns
     # beside itself; collect-all
     "sched_busy": [0, 0] + sched(2, 48, (OPEN, 1), (SPAWN, 0), (SPAWN, 0), (SPAWN, 0x80), (CLOSE, 0),

@@ -503,7 +503,8 @@ static void op_run(int pi, input *in)
  * Task operations (one byte, low 4 bits, plus one argument byte a):
  *   0,11 spawn into the innermost open scope (a&0x80: into the task's own
  *        scope, beside itself); 1,12 yield; 2,13 sleep (a&3: 3 for 20 us; 2 in
- *        a scope with a deadline: until 300 us past it; else long past);
+ *        a scope with a deadline, unshielded: until 1 s past it; else
+ *        long past);
  *        3 open a scope (a&1 collect-all; (a>>1)&3: no deadline, one long
  *        past, or 50-400 us from now);
  *        4 close the innermost level (join, or end the shield);
@@ -767,12 +768,15 @@ static void t_sleep(int i, unsigned a)
     mtask *m = &S.tk[i];
     int before = cancelled_eff(i), rc, past = 0;
     hsafe_time dl = (a & 3) == 3 ? hsafe_after(20000) : 1, eff = dl;    /* an idle loop waits 1 ms */
-    /* a&3 == 2 in a scope with a deadline: sleep past it (the scope's
-     * timer comes first, so its cancel must end the sleep) */
-    if ((a & 3) == 2 && m->scope >= 0 && S.sc[m->scope].timed) {
-        dl = S.sc[m->scope].deadline + 300000;
+    /* a&3 == 2 in a scope with a deadline: sleep until 1 s past it (the
+     * scope's timer comes first, so its cancel must end the sleep; the
+     * loop takes deadlines in between passes, so one that passed during
+     * this pass has not cancelled anything yet: a sleep called after its
+     * own deadline may return 0, hence the second) */
+    if ((a & 3) == 2 && m->scope >= 0 && S.sc[m->scope].timed && !m->shield) {
+        dl = S.sc[m->scope].deadline + 1000000000;
         eff = dl;
-        past = 1;
+        past = hsafe_now() < dl;
     }
     if (m->shield && m->grace[m->shield] < dl) eff = m->grace[m->shield];
     rc = hsafe_sleep_until(dl);

@@ -1,5 +1,6 @@
 # Phase 60-fuzz: libFuzzer on tests/fuzz/fuzz_hsafe.c (bytes -> a program
-# of coroutine, pool and run operations, checked against a model), built
+# of coroutine, pool and run operations, and scheduler programs of scoped
+# tasks, checked against a model), built
 # with clang -fsanitize=fuzzer,address,undefined, once per backend.
 #
 # Each backend: first the committed seed corpus (tests/fuzz/corpus/) is

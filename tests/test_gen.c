@@ -144,6 +144,18 @@ static int pool_has_secret(void)
     return found;
 }
 
+/* leaves a handler (record outside its stack) registered: it runs as
+ * the producer returns */
+static hsafe_cleanup static_record;
+
+static uintptr_t leaves_cleanup(hsafe_gen *g, void *arg, uintptr_t first)
+{
+    (void)arg; (void)first;
+    hsafe_cleanup_push(&static_record, count_cleanup, (void *)100);
+    while (hsafe_gen_yield(g, 1, NULL) == 0) {}
+    return 0;
+}
+
 static uintptr_t never(hsafe_gen *g, void *arg, uintptr_t first)
 {
     (void)g; (void)arg; (void)first;
@@ -172,6 +184,12 @@ static void test_close(void)
     CHECK(!pool_has_secret());
     CHECK_EQ(hsafe_gen_next(&g, 0, &v), HSAFE_EFINISHED);
     CHECK_EQ(hsafe_gen_close(&g), 0);
+
+    cleanups_ran = 0;
+    CHECK_EQ(hsafe_gen_init(&g, &pool, leaves_cleanup, NULL), 0);
+    CHECK_EQ(hsafe_gen_next(&g, 0, &v), HSAFE_GEN_VALUE);
+    CHECK_EQ(hsafe_gen_close(&g), 0);
+    CHECK_EQ(cleanups_ran, 100);
 
     /* never started: nothing runs, the stack comes back */
     cleanups_ran = 0;

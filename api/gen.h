@@ -94,7 +94,7 @@ HSAFE_API int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
  * (the producer should return; *in is 0). Called anywhere but g's own
  * producer, or again after returning HSAFE_ECANCELED, or with a scope
  * opened by the producer still open: misuse (aborts). */
-HSAFE_API int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
 
 /* Finish g now: a producer suspended in a yield sees HSAFE_ECANCELED there
  * and returns; its cleanups run and its stack is wiped and released
@@ -133,6 +133,31 @@ struct hsafe_gen {
     hsafe_scope *task_scopes;       /* that task's innermost open scope then */
     char message[HSAFE_GEN_MESSAGE_SIZE];
 };
+
+/* Private: the magic and the running state of the object, and the
+ * out-of-line misuse report of hsafe_gen_yield (core/gen.h). */
+#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
+enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g) __attribute__((noreturn));
+
+/* Inline, so that no call/return pair straddles the switch (a return the
+ * return-stack predictor cannot know costs more than the switch). The
+ * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
+ * unless this runs on g's own stack. */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
+                        g->closing))
+        hsafe__gen_yield_misuse(g);
+    v = hsafe_coro_yield(&g->co, value);
+    if (HSAFE__UNLIKELY(g->closing)) {
+        g->closing = 2;
+        v = 0;
+    }
+    if (in) *in = v;
+    return g->closing ? HSAFE_ECANCELED : HSAFE_OK;
+}
 
 HSAFE__END_C
 #endif /* HSAFE__API_GEN_H */

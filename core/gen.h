@@ -21,9 +21,6 @@
 #if defined(HSAFE__IMPL) && !defined(HSAFE__GEN_IMPL)
 #define HSAFE__GEN_IMPL 1
 
-#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
-
-enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
 enum { HSAFE__GEN_OP_YIELD = 0, HSAFE__GEN_OP_BLOCK = 1 };
 
 static void hsafe__task_switch_out(hsafe_task *t);     /* tasks/sched.h */
@@ -135,6 +132,9 @@ static int hsafe__gen_resume(hsafe_gen *g, uintptr_t in, uintptr_t *out)
         in = 0;
     }
     hsafe__tls.gen = g->outer;
+    if (st != HSAFE_CORO_FINISHED && g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
+                      "join it first");
     if (st == HSAFE_CORO_FINISHED) {
 #if !defined(HSAFE_TEST_NO_WIPE)
         hsafe__cpu_clear_scratch();        /* what the producer left in registers */
@@ -161,26 +161,13 @@ HSAFE_API int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
     return rc;
 }
 
-HSAFE_API int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+/* hsafe_gen_yield's checks failed (api/gen.h). */
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
 {
-    uintptr_t v;
-    if (!hsafe__gen_ok(g) || g->state != HSAFE__GEN_RUNNING || hsafe__tls.gen != g)
-        hsafe__misuse("hsafe_gen_yield: not called from this generator's producer");
-    if (g->closing)
+    if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
         hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
                       "HSAFE_ECANCELED (the generator is being closed: return instead)");
-    if (g->task && g->task->scopes != g->task_scopes)
-        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
-                      "join it first");
-    g->op = HSAFE__GEN_OP_YIELD;
-    v = hsafe_coro_yield(&g->co, value);
-    if (g->closing) {
-        g->closing = 2;
-        if (in) *in = 0;
-        return HSAFE_ECANCELED;
-    }
-    if (in) *in = v;
-    return HSAFE_OK;
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
 }
 
 HSAFE_API int hsafe_gen_close(hsafe_gen *g)

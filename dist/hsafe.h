@@ -3786,7 +3786,7 @@ HSAFE_API int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
  * (the producer should return; *in is 0). Called anywhere but g's own
  * producer, or again after returning HSAFE_ECANCELED, or with a scope
  * opened by the producer still open: misuse (aborts). */
-HSAFE_API int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
 
 /* Finish g now: a producer suspended in a yield sees HSAFE_ECANCELED there
  * and returns; its cleanups run and its stack is wiped and released
@@ -3825,6 +3825,31 @@ struct hsafe_gen {
     hsafe_scope *task_scopes;       /* that task's innermost open scope then */
     char message[HSAFE_GEN_MESSAGE_SIZE];
 };
+
+/* Private: the magic and the running state of the object, and the
+ * out-of-line misuse report of hsafe_gen_yield (core/gen.h). */
+#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
+enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g) __attribute__((noreturn));
+
+/* Inline, so that no call/return pair straddles the switch (a return the
+ * return-stack predictor cannot know costs more than the switch). The
+ * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
+ * unless this runs on g's own stack. */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
+                        g->closing))
+        hsafe__gen_yield_misuse(g);
+    v = hsafe_coro_yield(&g->co, value);
+    if (HSAFE__UNLIKELY(g->closing)) {
+        g->closing = 2;
+        v = 0;
+    }
+    if (in) *in = v;
+    return g->closing ? HSAFE_ECANCELED : HSAFE_OK;
+}
 
 HSAFE__END_C
 #endif /* HSAFE__API_GEN_H */
@@ -7243,9 +7268,6 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 #if defined(HSAFE__IMPL) && !defined(HSAFE__GEN_IMPL)
 #define HSAFE__GEN_IMPL 1
 
-#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
-
-enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
 enum { HSAFE__GEN_OP_YIELD = 0, HSAFE__GEN_OP_BLOCK = 1 };
 
 static void hsafe__task_switch_out(hsafe_task *t);     /* tasks/sched.h */
@@ -7357,6 +7379,9 @@ static int hsafe__gen_resume(hsafe_gen *g, uintptr_t in, uintptr_t *out)
         in = 0;
     }
     hsafe__tls.gen = g->outer;
+    if (st != HSAFE_CORO_FINISHED && g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
+                      "join it first");
     if (st == HSAFE_CORO_FINISHED) {
 #if !defined(HSAFE_TEST_NO_WIPE)
         hsafe__cpu_clear_scratch();        /* what the producer left in registers */
@@ -7383,26 +7408,13 @@ HSAFE_API int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
     return rc;
 }
 
-HSAFE_API int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+/* hsafe_gen_yield's checks failed (api/gen.h). */
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
 {
-    uintptr_t v;
-    if (!hsafe__gen_ok(g) || g->state != HSAFE__GEN_RUNNING || hsafe__tls.gen != g)
-        hsafe__misuse("hsafe_gen_yield: not called from this generator's producer");
-    if (g->closing)
+    if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
         hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
                       "HSAFE_ECANCELED (the generator is being closed: return instead)");
-    if (g->task && g->task->scopes != g->task_scopes)
-        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
-                      "join it first");
-    g->op = HSAFE__GEN_OP_YIELD;
-    v = hsafe_coro_yield(&g->co, value);
-    if (g->closing) {
-        g->closing = 2;
-        if (in) *in = 0;
-        return HSAFE_ECANCELED;
-    }
-    if (in) *in = v;
-    return HSAFE_OK;
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
 }
 
 HSAFE_API int hsafe_gen_close(hsafe_gen *g)

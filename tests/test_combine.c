@@ -20,7 +20,8 @@
  *   - a pool with fewer free stacks than calls (they wait for stacks);
  *   - bad input (NULL, no fn, n == 0, a call whose task is still alive)
  *     returns HSAFE_EINVAL with nothing started;
- *   - outside a task each is misuse and aborts (in a child process).
+ *   - outside a task each is misuse and aborts (in a child process; not
+ *     under valgrind, where each aborting child takes seconds).
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"
@@ -383,7 +384,11 @@ int main(int argc, char **argv)
     CHECK_EQ(tu_run(root_deadline_cancel, NULL), 0);
     CHECK_EQ(tu_run_msg(root_few_stacks, NULL, 64 * 1024, 3, NULL, 0), 0);
     CHECK_EQ(tu_run(root_bad, NULL), 0);
-    CHECK_DIES(c_outside, NULL, SIGABRT, "hsafe_race called outside a task");
-    CHECK_DIES(c_outside_timeout, NULL, SIGABRT, "hsafe_timeout called outside a task");
+    if (HSAFE__ON_VALGRIND) {   /* ~2 s per aborting child there; covered natively and by ASan */
+        printf("# misuse children skipped under valgrind\n");
+    } else {
+        CHECK_DIES(c_outside, NULL, SIGABRT, "hsafe_race called outside a task");
+        CHECK_DIES(c_outside_timeout, NULL, SIGABRT, "hsafe_timeout called outside a task");
+    }
     T_END();
 }

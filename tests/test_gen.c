@@ -23,7 +23,8 @@
  *     yields); next from a second task while the producer blocks is
  *     HSAFE_ESTATE; close from a task unwinds a producer that sleeps in its
  *     cleanup;
- *   - misuse aborts with a message naming it (in a child process): yield
+ *   - misuse aborts with a message naming it (in a child process; not
+ *     under valgrind, where each aborting child takes seconds): yield
  *     outside the producer, yielding again after HSAFE_ECANCELED, yielding
  *     with a scope open, a blocking call in a producer that no task pulls.
  * The pools are checked empty afterwards (no stack leaked).
@@ -574,9 +575,13 @@ int main(int argc, char **argv)
     test_panic();
     test_nested_and_bad();
     test_tasks();
-    CHECK_DIES(c_yield_outside, NULL, SIGABRT, "hsafe_gen_yield: not called from this generator's producer");
-    CHECK_DIES(c_stubborn, NULL, SIGABRT, "yielded again after its yield returned HSAFE_ECANCELED");
-    CHECK_DIES(c_scoped_yield, NULL, SIGABRT, "yielded with a scope it opened still open");
-    CHECK_DIES(c_sleep_no_task, NULL, SIGABRT, "hsafe_sleep_until called outside a task");
+    if (HSAFE__ON_VALGRIND) {   /* ~2 s per aborting child there; covered natively and by ASan */
+        printf("# misuse children skipped under valgrind\n");
+    } else {
+        CHECK_DIES(c_yield_outside, NULL, SIGABRT, "hsafe_gen_yield: not called from this generator's producer");
+        CHECK_DIES(c_stubborn, NULL, SIGABRT, "yielded again after its yield returned HSAFE_ECANCELED");
+        CHECK_DIES(c_scoped_yield, NULL, SIGABRT, "yielded with a scope it opened still open");
+        CHECK_DIES(c_sleep_no_task, NULL, SIGABRT, "hsafe_sleep_until called outside a task");
+    }
     T_END();
 }

@@ -3743,8 +3743,10 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
  *   generator: it runs when the producer returns, is closed, or panics.
  *
  * NOT
- *   A generator is used by one thread. next, close and fini from inside
- *   its own producer (it is running) return HSAFE_ESTATE.
+ *   A generator is used by one thread. next and close from inside its own
+ *   producer (it is running) return HSAFE_ESTATE. A generator left alive
+ *   keeps its stack: close every generator you stop pulling (a task that
+ *   ends does not close the generators it made).
  */
 #ifndef HSAFE__API_GEN_H
 #define HSAFE__API_GEN_H

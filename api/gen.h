@@ -88,7 +88,7 @@ HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, vo
  * called from its own producer, or while the producer blocks in a task);
  * HSAFE_EPANIC (the producer panicked during this call; later calls
  * return HSAFE_EFINISHED). */
-HSAFE_API int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
 
 /* From inside generator g's producer: hand `value` to the consumer and
  * suspend until the next hsafe_gen_next, whose `in` goes to *in (may be
@@ -136,11 +136,38 @@ struct hsafe_gen {
     char message[HSAFE_GEN_MESSAGE_SIZE];
 };
 
-/* Private: the magic and the running state of the object, and the
- * out-of-line misuse report of hsafe_gen_yield (core/gen.h). */
+/* Private: the magic and the states of the object, and the out-of-line
+ * parts of next and yield (core/gen.h): the bookkeeping before the switch
+ * (returns the thread's slot of the innermost generator), everything but
+ * a plain yield after it, the errors, the misuse report. */
 #define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
 enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
+HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g);
+HSAFE_API int hsafe__gen_after(hsafe_gen *g, int st, uintptr_t v, uintptr_t *out);
+HSAFE_API int hsafe__gen_next_error(const hsafe_gen *g, uintptr_t *out);
 HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g) __attribute__((noreturn));
+
+/* Inline, like hsafe_coro_resume: the switch then sits in the caller's
+ * loop, which saves its registers once rather than at every call. A
+ * generator pulled by a task takes the out-of-line path after the switch
+ * (the relay of blocking calls, the check of scopes). */
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+    struct hsafe_gen **slot;
+    int st;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC ||
+                        (g->state != HSAFE__GEN_SUSPENDED && g->state != HSAFE__GEN_NEW)))
+        return hsafe__gen_next_error(g, out);
+    slot = hsafe__gen_enter(g);
+    st = hsafe_coro_resume(&g->co, in, &v);
+    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->op != 0 || g->task))
+        return hsafe__gen_after(g, st, v, out);
+    *slot = g->outer;
+    g->state = HSAFE__GEN_SUSPENDED;
+    if (out) *out = v;
+    return HSAFE_GEN_VALUE;
+}
 
 /* Inline, so that no call/return pair straddles the switch (a return the
  * return-stack predictor cannot know costs more than the switch). The

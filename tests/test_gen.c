@@ -485,6 +485,7 @@ static void c_yield_outside(void *arg)
 {
     hsafe_gen g;
     (void)arg;
+    memset(&g, 0, sizeof g);   /* the init is not checked here */
     pool_fresh(1);
     hsafe_gen_init(&g, &pool, upto3, NULL);
     hsafe_gen_yield(&g, 1, NULL);
@@ -503,6 +504,7 @@ static void c_stubborn(void *arg)
     hsafe_gen g;
     uintptr_t v;
     (void)arg;
+    memset(&g, 0, sizeof g);   /* the init is not checked here */
     pool_fresh(1);
     hsafe_gen_init(&g, &pool, stubborn, NULL);
     hsafe_gen_next(&g, 0, &v);
@@ -524,6 +526,7 @@ static int root_scoped_yield(void *arg)
     hsafe_gen g;
     uintptr_t v;
     (void)arg;
+    memset(&g, 0, sizeof g);   /* the init is not checked here */
     hsafe_gen_init(&g, &pool, scoped_yield, NULL);
     hsafe_gen_next(&g, 0, &v);
     hsafe_gen_close(&g);
@@ -554,6 +557,7 @@ __attribute__((unused)) static void c_sleep_no_task(void *arg)
     hsafe_gen g;
     uintptr_t v;
     (void)arg;
+    memset(&g, 0, sizeof g);   /* the init is not checked here */
     pool_fresh(1);
     hsafe_gen_init(&g, &pool, sleeps_once, NULL);
     hsafe_gen_next(&g, 0, &v);

@@ -7389,7 +7389,11 @@ HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, vo
 /* hsafe_gen_next's bookkeeping before its switch: who resumes g. */
 HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g)
 {
-    g->outer = hsafe__tls.gen;
+    /* Two plain loads: gcc may merge them into one 16-byte load, which
+     * cannot take tls.gen from the 8-byte store the last next made (a
+     * store-forwarding stall, a few ns a call on x86_64). */
+    struct hsafe_gen *const volatile *gen = &hsafe__tls.gen;
+    g->outer = *gen;
     g->run_outer = (void *)hsafe__tls.run;
     g->task = hsafe__task_innermost();
     g->task_scopes = g->task ? g->task->scopes : NULL;

@@ -23,12 +23,28 @@
  *   - outside a task each is misuse and aborts (in a child process; not
  *     under valgrind, where each aborting child takes seconds).
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #if !defined(_WIN32)
 #include <sys/resource.h>
+#endif
+/* Under valgrind (memcheck) an aborting child takes seconds. */
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#    define T_ON_VALGRIND (RUNNING_ON_VALGRIND)
+#  endif
+#endif
+#if !defined(T_ON_VALGRIND)
+#  define T_ON_VALGRIND 0
 #endif
 
 #define LONG_MS 10000       /* "forever": only cancellation ends it */
@@ -384,7 +400,7 @@ int main(int argc, char **argv)
     CHECK_EQ(tu_run(root_deadline_cancel, NULL), 0);
     CHECK_EQ(tu_run_msg(root_few_stacks, NULL, 64 * 1024, 3, NULL, 0), 0);
     CHECK_EQ(tu_run(root_bad, NULL), 0);
-    if (HSAFE__ON_VALGRIND) {   /* ~2 s per aborting child there; covered natively and by ASan */
+    if (T_ON_VALGRIND) {   /* ~2 s per aborting child there; covered natively and by ASan */
         printf("# misuse children skipped under valgrind\n");
     } else {
         CHECK_DIES(c_outside, NULL, SIGABRT, "hsafe_race called outside a task");

@@ -99,6 +99,7 @@ compile be_fcontext.c be_fcontext.o
 compile boost_raw.c   boost_raw.o
 compile be_savefpu.c  be_savefpu.o
 compile be_internals.c be_internals.o
+compile be_gen.c      be_gen.o
 variants=""
 case $($CC -dumpmachine 2>/dev/null) in
 x86_64*) [ "${BENCH_FPU_SPLIT:-0}" = 1 ] && variants="nofp x87 mxcsr both" ;;
@@ -108,7 +109,7 @@ for v in $variants; do
 done
 wait
 
-for o in work driver be_asm be_fullwipe be_wipevol be_ucontext; do
+for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_gen; do
     if [ -e "$out/$o.o.failed" ]; then
         echo "bench: FAILED to compile bench/$o.c (see above)" >&2
         exit 1
@@ -116,6 +117,7 @@ for o in work driver be_asm be_fullwipe be_wipevol be_ucontext; do
 done
 
 objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o"
+objs="$objs $out/be_gen.o"
 libs=""
 # fcontext backend and the raw Boost reference need libboost_context
 printf '%s\n' 'extern void jump_fcontext(void);' \

@@ -8,7 +8,8 @@
  * (hsafe__tls.run, to tell a task from a run nested in it), the thread
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
- * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
+ * core/overflow.h), hsafe__gen_relay (core/gen.h: a producer's blocking
+ * call blocks the task that pulls it), tasks/timer.h (hsafe__th_*) and tasks/io.h
  * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
  * macros here, no system calls, no allocation.
  *
@@ -123,6 +124,7 @@ __attribute__((noinline)) static void hsafe__check_scopes(const hsafe_task *t)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     const volatile hsafe_scope *s = t->scopes;
+    if (here - (uintptr_t)t->co.stack_lo >= t->co.stack_size) return;   /* a producer's stack (core/gen.h) */
     if ((s && (uintptr_t)s - (uintptr_t)t->co.stack_lo < t->co.stack_size &&
          ((uintptr_t)s < here || s->magic != HSAFE__SCOPE_MAGIC || s->owner != t ||
           (s->state != HSAFE__SCOPE_OPEN && s->state != HSAFE__SCOPE_JOINING))) ||
@@ -200,6 +202,7 @@ static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
  * state (READY or WAITING) is already set. */
 static void hsafe__task_switch_out(hsafe_task *t)
 {
+    if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
     hsafe__check_scopes(t);
     hsafe_coro_yield(&t->co, 0);
 }

@@ -642,8 +642,11 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user);
 
 /* Release what hsafe_coro_init registered (sanitizer and Valgrind stack
- * records). A suspended coroutine is abandoned without unwinding: nothing
- * on its stack runs again. Call it before reusing or freeing the stack.
+ * records) and wipe the saved context in `co` (with ucontext it holds
+ * every register of the last switch). A suspended coroutine is abandoned
+ * without unwinding: nothing on its stack runs again. Call it before
+ * reusing or freeing the stack (which still holds what the coroutine
+ * wrote: release it to a pool, or hsafe_wipe it).
  * Errors: HSAFE_EINVAL (NULL); HSAFE_ESTATE (the coroutine is running). */
 HSAFE_API int hsafe_coro_fini(hsafe_coro *co);
 
@@ -3682,6 +3685,13 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
 #if defined(HSAFE__TSAN)
     if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
+#endif
+#if !defined(HSAFE_TEST_NO_WIPE)
+    /* The context of the last switch: backends that save registers in the
+     * context object itself (ucontext: every GPR, in caller memory) would
+     * keep what the coroutine held there. Found by the residue tests
+     * (tests/residue, the t-* scenarios, on task records). */
+    hsafe_wipe(&co->ctx, sizeof co->ctx);
 #endif
     co->status = HSAFE_CORO_DEAD;
     return HSAFE_OK;
@@ -8080,14 +8090,7 @@ static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
 static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
 {
     hsafe_stack *st = t->stack;
-    hsafe_coro_fini(&t->co);
-#if !defined(HSAFE_TEST_NO_WIPE)
-    /* The context of t's last switch out: backends that save registers in
-     * the context object itself (ucontext: every GPR, in the task record,
-     * caller memory) would keep what t held there; found by the residue
-     * tests (tests/residue, t-* scenarios). */
-    hsafe_wipe(&t->co.ctx, sizeof t->co.ctx);
-#endif
+    hsafe_coro_fini(&t->co);                  /* wipes its saved context */
     hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
     t->stack_used = st->last_used;
     t->stack = NULL;

@@ -328,14 +328,7 @@ static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
 static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
 {
     hsafe_stack *st = t->stack;
-    hsafe_coro_fini(&t->co);
-#if !defined(HSAFE_TEST_NO_WIPE)
-    /* The context of t's last switch out: backends that save registers in
-     * the context object itself (ucontext: every GPR, in the task record,
-     * caller memory) would keep what t held there; found by the residue
-     * tests (tests/residue, t-* scenarios). */
-    hsafe_wipe(&t->co.ctx, sizeof t->co.ctx);
-#endif
+    hsafe_coro_fini(&t->co);                  /* wipes its saved context */
     hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
     t->stack_used = st->last_used;
     t->stack = NULL;

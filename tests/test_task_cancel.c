@@ -608,7 +608,7 @@ static int tm_sleeper(void *arg)
 static int tm_canceller(void *arg)
 {
     hsafe_scope *victims = (hsafe_scope *)arg;
-    CHECK_EQ(hsafe_sleep_until(tm_base + 120 * MS), 0);     /* among the wakeups */
+    CHECK_EQ(hsafe_sleep_until(tm_base + 320 * MS), 0);     /* among the wakeups */
     CHECK_EQ(hsafe_scope_cancel(victims), 0);
     return 0;
 }
@@ -631,7 +631,8 @@ static int root_timers(void *arg)
     CHECK_EQ(hsafe_scope_open(&victims, "victims", 0, HSAFE_FOREVER), 0);
     for (i = 0; i < NT; i++) {
         x = x * 1103515245u + 12345u;
-        tm_off[i] = 100 * MS + (hsafe_time)((x >> 8) % 40000) * 1000;   /* 100..140 ms */
+        tm_off[i] = 300 * MS + (hsafe_time)((x >> 8) % 40000) * 1000;   /* 300..340 ms: time for
+                                                        * 2000 first runs under ASan on a loaded machine */
         if (i % 3 == 0) {
             tm_off[i] += 1000 * MS;                    /* cancelled long before */
             CHECK_EQ(hsafe_scope_spawn(&victims, &tm_tasks[i], tm_sleeper, (void *)(intptr_t)i, "victim"), 0);

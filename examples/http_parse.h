@@ -139,8 +139,8 @@ static int http_parse_head(const char *buf, size_t len, struct http_req *r,
             if (k == 1 ? p[i] != '.' : (p[i] < '0' || p[i] > '9')) return -400;
         }
         if (p[i - 3] != '1' || (p[i - 1] != '0' && p[i - 1] != '1')) {
-            if (i == n || p[i] == '\r') return -505;
-            return -400;
+            if (i == n) return len > n ? -414 : 0;
+            return p[i] == '\r' ? -505 : -400;
         }
         r->minor = p[i - 1] - '0';
         if (i == n) return len > n ? -414 : 0;

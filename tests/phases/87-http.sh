@@ -213,14 +213,17 @@ stop_server $((DEADLINE_MS / 1000 + 1))
 wait "$BG_PID"
 BG_PID=
 sigterm_load() {
-    local line ok=0
+    local line ms ok=0
     echo "server exit: $SERVER_RC after ${STOP_MS} ms"
     sed 's/^/server: /' "$B/main.out" "$B/main.err"
     grep 'requests in' "$B/wrk.term.out"
     [ "$SERVER_RC" = 0 ] || ok=1
     line=$(grep '^shutdown: ' "$B/main.out") || return 1
-    echo "$line" | grep -Eq ', 0 open, 0 stacks in use \(signal 15; fds: ([0-9]+) at start, \1 at exit\)$' ||
+    echo "$line" | grep -Eq ', 0 open, 0 stacks in use \(signal 15; fds: ([0-9]+) at start, \1 at exit; [0-9.]+ ms after the signal\)$' ||
         { echo "unexpected shutdown line"; ok=1; }
+    ms=$(echo "$line" | sed -n 's/.*; \([0-9]*\)[0-9.]* ms after the signal.*/\1/p')
+    [ -n "$ms" ] && [ "$ms" -le $((DEADLINE_MS + 1000)) ] ||
+        { echo "stopped $ms ms after the signal: more than the grace"; ok=1; }
     return "$ok"
 }
 hsafe_check "http.sigterm-load (exit 0 within the grace under load, 0 open, no fd leaked)" sigterm_load

@@ -17,6 +17,7 @@
 #   BENCH_FPU_SPLIT=1  also build the bench-only copies of the asm switch
 #                   that save only one of the FP control words (diag lines)
 #   HSAFE_NO_INSTALL  non-empty: never apt-get install (see below)
+#   BENCH_HTTP_SECONDS, BENCH_HTTP_CONNS  bench/http.sh (run last)
 #
 # Packages: as the tests do (tests/lib/common.sh, hsafe_need_pkgs), a run
 # as root on Debian apt-get installs what the benchmark needs and lacks:
@@ -173,3 +174,9 @@ else
 fi
 
 $run "$out/bench"
+
+# HTTP servers side by side: hsafe, Go net/http, libuv (bench/http.sh; its
+# own build directory $out/http and its own BENCH lines, ~90 s).
+bench_need_pkgs wrk libsodium-dev libuv1-dev golang-go ||
+    echo "bench: without them, bench/http.sh drops the lines it cannot measure" >&2
+CC="$CC" BENCH_OUT="$out" bash "$here/http.sh" || echo "bench: bench/http.sh failed" >&2

@@ -15,7 +15,8 @@
 #   FUZZ_HSAFE_TRACE=1 ./replay <that file>
 #
 # Time: HSAFE_FUZZ_SECONDS (default 150) in all, split asm 60%, ucontext
-# and fcontext 20% each (asm alone gets it all if the others cannot build).
+# and fcontext 20% each (asm alone gets it all if the others cannot build);
+# then the HTTP parser target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (20).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -80,5 +81,31 @@ for b in $backends; do
         ls "$work"/crash-"$b"-* 2>/dev/null | sed 's/^/    crash input: /'
     fi
 done
+
+# The HTTP request parser of examples/http_server.c (examples/http_parse.h):
+# its own target, tests/fuzz/fuzz_http.c, seeded with real requests from
+# tests/fuzz/http_corpus/, HSAFE_FUZZ_HTTP_SECONDS (default 20).
+hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-20}
+hlog="$work/fuzz_http.log"
+rm -rf "$work/corpus.http" "$work"/crash-http-* && mkdir -p "$work/corpus.http"
+if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Wall -Wextra -Werror -I"$HSAFE_ROOT" "$HSAFE_ROOT/tests/fuzz/fuzz_http.c" \
+        -o "$work/fuzz_http" >"$work/build.http.log" 2>&1; then
+    "$work/fuzz_http" -max_total_time="$hsecs" -print_final_stats=1 -timeout=20 \
+        -rss_limit_mb=2048 -artifact_prefix="$work/crash-http-" \
+        "$work/corpus.http" "$HSAFE_ROOT/tests/fuzz/http_corpus" >"$hlog" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$hlog" | tail -n 1)
+    if [ "$rc" -eq 0 ]; then
+        hsafe_pass "http parser: ${hsecs}s, ${execs:-?} executions, $(grep -o 'cov: [0-9]*' "$hlog" | tail -n 1)"
+    else
+        hsafe_fail "http parser: libFuzzer exit $rc after ${execs:-?} executions (log $hlog)"
+        grep -E -A25 'ERROR|fuzz_http:|SUMMARY|deadly' "$hlog" | head -n 40 | sed 's/^/    | /'
+        ls "$work"/crash-http-* 2>/dev/null | sed 's/^/    crash input: /'
+    fi
+else
+    hsafe_fail "http parser: build"
+    tail -n 30 "$work/build.http.log" | sed 's/^/    | /'
+fi
 
 hsafe_phase_end_counted fuzz

@@ -14,9 +14,9 @@
 #   cc -DHSAFE_FUZZ_MAIN -I. -Itests tests/fuzz/fuzz_hsafe.c -o replay
 #   FUZZ_HSAFE_TRACE=1 ./replay <that file>
 #
-# Time: HSAFE_FUZZ_SECONDS (default 150) in all, split asm 60%, ucontext
+# Time: HSAFE_FUZZ_SECONDS (default 120) in all, split asm 60%, ucontext
 # and fcontext 20% each (asm alone gets it all if the others cannot build);
-# then the HTTP parser target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (20).
+# then the HTTP parser target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -25,7 +25,7 @@ fi
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext: Boost.Context not installed"
 
 work="$HSAFE_BUILD/60-fuzz"
-total=${HSAFE_FUZZ_SECONDS:-150}
+total=${HSAFE_FUZZ_SECONDS:-120}
 mkdir -p "$work"
 
 build() {   # backend -> 0 if built
@@ -60,6 +60,7 @@ for b in $backends; do
         *)   secs=$((total * 20 / 100)) ;;
     esac
     [ "$backends" = " asm" ] && secs=$total
+    [ "$secs" -ge 1 ] || secs=1        # 0 would mean "no limit" to libFuzzer
     corpus="$work/corpus.$b"
     rm -rf "$corpus" && mkdir -p "$corpus"
     log="$work/fuzz.$b.log"
@@ -84,8 +85,9 @@ done
 
 # The HTTP request parser of examples/http_server.c (examples/http_parse.h):
 # its own target, tests/fuzz/fuzz_http.c, seeded with real requests from
-# tests/fuzz/http_corpus/, HSAFE_FUZZ_HTTP_SECONDS (default 20).
-hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-20}
+# tests/fuzz/http_corpus/, HSAFE_FUZZ_HTTP_SECONDS (default 15).
+hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-15}
+[ "$hsecs" -ge 1 ] || hsecs=1
 hlog="$work/fuzz_http.log"
 rm -rf "$work/corpus.http" "$work"/crash-http-* && mkdir -p "$work/corpus.http"
 if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -136,7 +136,11 @@
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   api/gen.h         generators: API and object (after the coroutine
+ *                     object it holds)
  *   tasks/types.h     the task, scope and loop objects
+ *   api/combine.h     combinators: API and the call record (after the
+ *                     task object it holds)
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -147,10 +151,14 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   core/gen.h        generators (next, yield, close; a producer's
+ *                     blocking calls relayed to the task pulling it)
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
  *                     (tasks/remote.h, between io.h and sched.h: posts and
  *                     wakeups from other threads)
+ *   tasks/combine.h   combinators: join all, try-join, race, race_ok,
+ *                     timeout
  *   tasks/chan.h      channels and select (api/chan.h)
  */
 
@@ -201,7 +209,9 @@
 #  include "backends/ucontext.h"
 #endif
 #include "core/coro.h"
+#include "api/gen.h"
 #include "tasks/types.h"
+#include "api/combine.h"
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -236,10 +246,12 @@
 #  include "core/run.h"
 #  include "core/overflow.h"
 #  include "core/grow.h"
+#  include "core/gen.h"
 #  include "tasks/timer.h"
 #  include "tasks/io.h"
 #  include "tasks/remote.h"
 #  include "tasks/sched.h"
+#  include "tasks/combine.h"
 #  include "tasks/chan.h"
 #endif
 

@@ -17,6 +17,7 @@
 #   BENCH_FPU_SPLIT=1  also build the bench-only copies of the asm switch
 #                   that save only one of the FP control words (diag lines)
 #   HSAFE_NO_INSTALL  non-empty: never apt-get install (see below)
+#   BENCH_HTTP_SECONDS, BENCH_HTTP_CONNS  bench/http.sh (run last)
 #
 # Packages: as the tests do (tests/lib/common.sh, hsafe_need_pkgs), a run
 # as root on Debian apt-get installs what the benchmark needs and lacks:
@@ -99,6 +100,7 @@ compile be_fcontext.c be_fcontext.o
 compile boost_raw.c   boost_raw.o
 compile be_savefpu.c  be_savefpu.o
 compile be_internals.c be_internals.o
+compile be_gen.c      be_gen.o
 variants=""
 case $($CC -dumpmachine 2>/dev/null) in
 x86_64*) [ "${BENCH_FPU_SPLIT:-0}" = 1 ] && variants="nofp x87 mxcsr both" ;;
@@ -108,7 +110,7 @@ for v in $variants; do
 done
 wait
 
-for o in work driver be_asm be_fullwipe be_wipevol be_ucontext; do
+for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_gen; do
     if [ -e "$out/$o.o.failed" ]; then
         echo "bench: FAILED to compile bench/$o.c (see above)" >&2
         exit 1
@@ -116,6 +118,7 @@ for o in work driver be_asm be_fullwipe be_wipevol be_ucontext; do
 done
 
 objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o"
+objs="$objs $out/be_gen.o"
 libs=""
 # fcontext backend and the raw Boost reference need libboost_context
 printf '%s\n' 'extern void jump_fcontext(void);' \
@@ -171,6 +174,12 @@ else
 fi
 
 $run "$out/bench"
+
+# HTTP servers side by side: hsafe, Go net/http, libuv (bench/http.sh; its
+# own build directory $out/http and its own BENCH lines, ~90 s).
+bench_need_pkgs wrk libsodium-dev libuv1-dev golang-go ||
+    echo "bench: without them, bench/http.sh drops the lines it cannot measure" >&2
+CC="$CC" BENCH_OUT="$out" bash "$here/http.sh" || echo "bench: bench/http.sh failed" >&2
 
 # Channels (issue 12) next to Go: bench/chan.sh (its own programs, so the
 # driver above is untouched).

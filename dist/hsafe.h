@@ -22,7 +22,9 @@
  *   backends/fcontext.h
  *   backends/ucontext.h
  *   core/coro.h
+ *   api/gen.h
  *   tasks/types.h
+ *   api/combine.h
  *   cpu/x86_64.h
  *   cpu/aarch64.h
  *   cpu/riscv64.h
@@ -42,10 +44,12 @@
  *   core/run.h
  *   core/overflow.h
  *   core/grow.h
+ *   core/gen.h
  *   tasks/timer.h
  *   tasks/io.h
  *   tasks/remote.h
  *   tasks/sched.h
+ *   tasks/combine.h
  *   tasks/chan.h
  */
 /* hsafe.h - run C code on stacks it controls, and leave nothing behind.
@@ -186,7 +190,11 @@
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   api/gen.h         generators: API and object (after the coroutine
+ *                     object it holds)
  *   tasks/types.h     the task, scope and loop objects
+ *   api/combine.h     combinators: API and the call record (after the
+ *                     task object it holds)
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -197,10 +205,14 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   core/gen.h        generators (next, yield, close; a producer's
+ *                     blocking calls relayed to the task pulling it)
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
  *                     (tasks/remote.h, between io.h and sched.h: posts and
  *                     wakeups from other threads)
+ *   tasks/combine.h   combinators: join all, try-join, race, race_ok,
+ *                     timeout
  *   tasks/chan.h      channels and select (api/chan.h)
  */
 
@@ -638,8 +650,11 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user);
 
 /* Release what hsafe_coro_init registered (sanitizer and Valgrind stack
- * records). A suspended coroutine is abandoned without unwinding: nothing
- * on its stack runs again. Call it before reusing or freeing the stack.
+ * records) and wipe the saved context in `co` (with ucontext it holds
+ * every register of the last switch). A suspended coroutine is abandoned
+ * without unwinding: nothing on its stack runs again. Call it before
+ * reusing or freeing the stack (which still holds what the coroutine
+ * wrote: release it to a pool, or hsafe_wipe it).
  * Errors: HSAFE_EINVAL (NULL); HSAFE_ESTATE (the coroutine is running). */
 HSAFE_API int hsafe_coro_fini(hsafe_coro *co);
 
@@ -3902,12 +3917,213 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
     if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
+#if !defined(HSAFE_TEST_NO_WIPE)
+    /* The context of the last switch: backends that save registers in the
+     * context object itself (ucontext: every GPR, in caller memory) would
+     * keep what the coroutine held there. Found by the residue tests
+     * (tests/residue, the t-* scenarios, on task records). */
+    hsafe_wipe(&co->ctx, sizeof co->ctx);
+#endif
     co->status = HSAFE_CORO_DEAD;
     return HSAFE_OK;
 }
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/coro.h ---- */
+/* ---- begin api/gen.h ---- */
+/* api/gen.h - generators: a producer on its own pooled stack, pulled by
+ * its consumer one value at a time: hsafe_gen_*.
+ * Part of hsafe (the manual is hsafe.h). Public declarations and the
+ * generator object (it holds a coroutine, so hsafe.h includes this file
+ * after core/coro.h); uses core/base.h and the types of api/pool.h,
+ * api/run.h and api/task.h. The implementation is core/gen.h.
+ *
+ * MODEL
+ *   hsafe_gen_init(g, pool, fn, arg) takes a stack from `pool`; nothing
+ *   runs yet. Each hsafe_gen_next(g, in, &out) runs the producer fn until
+ *   it yields a value (next returns HSAFE_GEN_VALUE, out = the value) or
+ *   returns (next returns HSAFE_GEN_DONE, out = fn's return value, the
+ *   "final value", distinct from the yielded ones). `in` travels the other
+ *   way: the first next's `in` is fn's argument `first`, each later one is
+ *   what the producer's pending hsafe_gen_yield hands back in *in.
+ *   When the producer has returned, its cleanups have run and its stack
+ *   went back to the pool, which wipes what it wrote; the registers it may
+ *   have left are cleared right after the last switch back.
+ *
+ *       static uintptr_t count(hsafe_gen *g, void *arg, uintptr_t first) {
+ *           for (uintptr_t i = first; i < 10; i++)
+ *               if (hsafe_gen_yield(g, i, NULL) != 0) break;   // closed
+ *           return 100;                                        // final
+ *       }
+ *       hsafe_gen g; uintptr_t v;
+ *       hsafe_gen_init(&g, &pool, count, NULL);
+ *       while (hsafe_gen_next(&g, 0, &v) == HSAFE_GEN_VALUE) use(v);
+ *       hsafe_gen_close(&g);            // always; a no-op once finished
+ *
+ * CLOSING EARLY
+ *   hsafe_gen_close on a producer suspended in hsafe_gen_yield resumes it
+ *   once: that yield returns HSAFE_ECANCELED and the producer should
+ *   return. Its hsafe_cleanup_push handlers run as it returns, its stack
+ *   is wiped, and close returns after all that. A producer that yields
+ *   again after seeing HSAFE_ECANCELED ignored the close: misuse (aborts,
+ *   as Python's "generator ignored GeneratorExit"). Other calls in the
+ *   producer still work while it unwinds (it may sleep, say, to flush).
+ *
+ * WITH AND WITHOUT TASKS
+ *   Generators need no loop: plain C iteration works anywhere. Inside a
+ *   task (api/task.h) the producer may also call the blocking calls
+ *   (hsafe_sleep_until, hsafe_fd_wait, hsafe_yield, scopes, combinators):
+ *   they block the task that called hsafe_gen_next, other tasks run
+ *   meanwhile, and that task's cancellation reaches the producer (its
+ *   blocking calls return HSAFE_ECANCELED). A producer must join a scope
+ *   it opened before it yields (yielding with one open is misuse).
+ *   hsafe_panic in a producer ends the generator (not the task or run that
+ *   consumes it): its cleanups run, its stack is wiped, next returns
+ *   HSAFE_EPANIC and hsafe_gen_message() says why.
+ *   hsafe_cleanup_push in a producer registers the handler with the
+ *   generator: it runs when the producer returns, is closed, or panics.
+ *
+ * NOT
+ *   A generator is used by one thread. next and close from inside its own
+ *   producer (it is running) return HSAFE_ESTATE. A generator left alive
+ *   keeps its stack: close every generator you stop pulling (a task that
+ *   ends does not close the generators it made).
+ */
+#ifndef HSAFE__API_GEN_H
+#define HSAFE__API_GEN_H
+HSAFE__BEGIN_C
+
+typedef struct hsafe_gen hsafe_gen;
+
+/* The producer: `first` is the `in` of the first hsafe_gen_next; its
+ * return value is the final value (handed out with HSAFE_GEN_DONE). */
+typedef uintptr_t (*hsafe_gen_fn)(hsafe_gen *g, void *arg, uintptr_t first);
+
+/* What hsafe_gen_next returns besides the errors. */
+#define HSAFE_GEN_DONE  0   /* the producer returned; out = its final value */
+#define HSAFE_GEN_VALUE 1   /* the producer yielded; out = the value */
+
+#define HSAFE_GEN_MESSAGE_SIZE 128   /* bytes kept of a panic message */
+
+/* Prepare generator `g` (caller memory, fields private) to run fn(g, arg,
+ * first) on a stack taken from `pool` now. Nothing runs until the first
+ * hsafe_gen_next. Call hsafe_gen_close when done with it (it releases the
+ * stack of a producer that has not finished).
+ * Errors: HSAFE_EINVAL (NULL g, pool or fn; not a pool); those of
+ * hsafe_pool_acquire (HSAFE_EBUSY, HSAFE_ENOMEM, HSAFE_ELOCK). */
+HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, void *arg);
+
+/* Run the producer until its next value (HSAFE_GEN_VALUE) or its end
+ * (HSAFE_GEN_DONE), passing `in` (see MODEL); *out (out may be NULL) gets
+ * the value, or 0 on an error.
+ * Errors: HSAFE_EINVAL (NULL g, or not a generator); HSAFE_EFINISHED (it
+ * finished or was closed before this call); HSAFE_ESTATE (it is running:
+ * called from its own producer, or while the producer blocks in a task);
+ * HSAFE_EPANIC (the producer panicked during this call; later calls
+ * return HSAFE_EFINISHED). */
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
+
+/* From inside generator g's producer: hand `value` to the consumer and
+ * suspend until the next hsafe_gen_next, whose `in` goes to *in (may be
+ * NULL). Returns 0, or HSAFE_ECANCELED when the generator is being closed
+ * (the producer should return; *in is 0). Called anywhere but g's own
+ * producer, or again after returning HSAFE_ECANCELED, or with a scope
+ * opened by the producer still open: misuse (aborts). */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
+
+/* Finish g now: a producer suspended in a yield sees HSAFE_ECANCELED there
+ * and returns; its cleanups run and its stack is wiped and released
+ * before close returns. One that never ran just releases its stack. Safe
+ * to call again, and on a finished generator (returns 0).
+ * Errors: HSAFE_EINVAL (NULL, or not a generator); HSAFE_ESTATE (it is
+ * running: called from its own producer, or while it blocks in a task);
+ * HSAFE_EPANIC (the producer panicked while unwinding; it is finished). */
+HSAFE_API int hsafe_gen_close(hsafe_gen *g);
+
+/* Whether g can still produce: 1 before its end, 0 once it returned,
+ * panicked or was closed (and for NULL or a non-generator). */
+HSAFE_API int hsafe_gen_alive(const hsafe_gen *g);
+
+/* The panic message of a producer that ended by hsafe_panic, else "".
+ * Never NULL. */
+HSAFE_API const char *hsafe_gen_message(const hsafe_gen *g);
+
+/* The generator object: caller memory (stack, heap, static) that must stay
+ * put while the generator is alive; the fields are private. */
+struct hsafe_gen {
+    hsafe_coro co;                  /* the producer */
+    uint32_t magic;
+    int state;                      /* HSAFE__GEN_* (core/gen.h) */
+    int closing;                    /* 1 close asked, 2 the producer was told */
+    int op;                         /* why the producer switched out */
+    int panicked;
+    hsafe_gen_fn fn;
+    void *arg;
+    hsafe_pool *pool;
+    hsafe_stack *stack;
+    hsafe_cleanup *cleanups;        /* the producer's handlers */
+    struct hsafe_gen *outer;        /* the generator running when this one was resumed */
+    void *run_outer;                /* the innermost run then */
+    hsafe_task *task;               /* the task that resumed it, or NULL */
+    hsafe_scope *task_scopes;       /* that task's innermost open scope then */
+    char message[HSAFE_GEN_MESSAGE_SIZE];
+};
+
+/* Private: the magic and the states of the object, and the out-of-line
+ * parts of next and yield (core/gen.h): the bookkeeping before the switch
+ * (returns the thread's slot of the innermost generator), everything but
+ * a plain yield after it, the errors, the misuse report. */
+#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
+enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
+HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g);
+HSAFE_API int hsafe__gen_after(hsafe_gen *g, int st, uintptr_t v, uintptr_t *out);
+HSAFE_API int hsafe__gen_next_error(const hsafe_gen *g, uintptr_t *out);
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g) __attribute__((noreturn));
+
+/* Inline, like hsafe_coro_resume: the switch then sits in the caller's
+ * loop, which saves its registers once rather than at every call. A
+ * generator pulled by a task takes the out-of-line path after the switch
+ * (the relay of blocking calls, the check of scopes). */
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+    struct hsafe_gen **slot;
+    int st;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC ||
+                        (g->state != HSAFE__GEN_SUSPENDED && g->state != HSAFE__GEN_NEW)))
+        return hsafe__gen_next_error(g, out);
+    slot = hsafe__gen_enter(g);
+    st = hsafe_coro_resume(&g->co, in, &v);
+    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->op != 0 || g->task))
+        return hsafe__gen_after(g, st, v, out);
+    *slot = g->outer;
+    g->state = HSAFE__GEN_SUSPENDED;
+    if (out) *out = v;
+    return HSAFE_GEN_VALUE;
+}
+
+/* Inline, so that no call/return pair straddles the switch (a return the
+ * return-stack predictor cannot know costs more than the switch). The
+ * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
+ * unless this runs on g's own stack. */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
+                        g->closing))
+        hsafe__gen_yield_misuse(g);
+    v = hsafe_coro_yield(&g->co, value);
+    if (HSAFE__UNLIKELY(g->closing)) {
+        g->closing = 2;
+        v = 0;
+    }
+    if (in) *in = v;
+    return g->closing ? HSAFE_ECANCELED : HSAFE_OK;
+}
+
+HSAFE__END_C
+#endif /* HSAFE__API_GEN_H */
+/* ---- end api/gen.h ---- */
 /* ---- begin tasks/types.h ---- */
 /* tasks/types.h - the task, scope and loop objects (their fields are
  * private; api/task.h says what to do with them) and the timer node.
@@ -3948,6 +4164,9 @@ struct hsafe_task {
     int wait_kind;                  /* HSAFE__WAIT_* */
     int wait_rc;                    /* set by whoever wakes it */
     int wait_fd, wait_events;
+    int kept_fd;                    /* epoll: the fd whose registration this
+                                       task left disabled (tasks/io.h) */
+    size_t kept_gen;                /* loop->kept_gen when it did */
     hsafe__timer timer;
     /* shield */
     unsigned shield_depth;
@@ -3993,6 +4212,8 @@ struct hsafe_loop {
     void *run_outer;                /* the run (if any) the loop runs in */
     struct hsafe_loop *prev_loop;
     int io_fd;                      /* epoll descriptor, or -1 */
+    size_t kept_gen;                /* bumped when a task takes over a
+                                       registration another one left */
     struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
     hsafe_task root;
     /* from other threads (tasks/remote.h): the queues under rmt_lock, the
@@ -4012,6 +4233,128 @@ struct hsafe_loop {
 HSAFE__END_C
 #endif /* HSAFE__TASKS_TYPES_H */
 /* ---- end tasks/types.h ---- */
+/* ---- begin api/combine.h ---- */
+/* api/combine.h - combinators over scoped tasks: join all, try-join, race,
+ * first success, timeout (hsafe_join_all, hsafe_try_join, hsafe_race,
+ * hsafe_race_ok, hsafe_timeout).
+ * Part of hsafe (the manual is hsafe.h). Public declarations and the call
+ * record (it holds a task, so hsafe.h includes this file after
+ * tasks/types.h); uses api/task.h. The implementation is tasks/combine.h.
+ *
+ * MODEL
+ *   Each combinator runs the calls of a caller-provided array
+ *   concurrently, each as a child task (on a stack of the loop's pool) of
+ *   a scope it opens in the caller's frame, and returns when every one has
+ *   ended: like every scope, nothing it started still runs and every
+ *   cleanup it caused has run when it returns. No allocation: the calls
+ *   (and their tasks) live in the array. Fill fn, arg and name (may be
+ *   NULL) of each call; the combinator sets status and result:
+ *
+ *       static int fetch(void *arg, uintptr_t *result) { ...; *result = n; return 0; }
+ *       hsafe_call calls[2];
+ *       memset(calls, 0, sizeof calls);
+ *       calls[0].fn = fetch; calls[0].arg = "a";
+ *       calls[1].fn = fetch; calls[1].arg = "b";
+ *       size_t won;
+ *       int rc = hsafe_race(calls, 2, hsafe_after(ms(100)), &won);
+ *       if (rc >= 0) use(calls[won].result);
+ *
+ *   A call's status is what its fn returned, HSAFE_EPANIC if it panicked
+ *   (message: hsafe_task_message(&calls[i].task)), or, for a call that
+ *   never started (the caller was cancelled, the pool failed), the error
+ *   that stopped it. A call fails when its status is negative.
+ *
+ *   Calls still running when the outcome is decided (a winner, a failure
+ *   in hsafe_try_join, the deadline, the caller's cancellation) are
+ *   cancelled (level-triggered, as any task: their blocking calls return
+ *   HSAFE_ECANCELED) and joined before the combinator returns.
+ *
+ * FAIRNESS (deterministic)
+ *   Calls start in index order and the loop runs ready tasks first in,
+ *   first out, so the winner of a race is the call whose task ends first
+ *   in the loop's order. A tie (calls that end in the same pass of the
+ *   loop: without blocking, or woken by the same event) goes to the one
+ *   the loop ran first: the lowest index among calls that end in their
+ *   first run, the order they were woken in otherwise.
+ *
+ * WHERE
+ *   Only inside a task (like Trio's nursery functions, or Go's code that
+ *   always runs in a goroutine): called outside a task, or inside a
+ *   hsafe_run nested in a task, each is misuse and aborts. They are
+ *   blocking calls: a cancelled caller gets HSAFE_ECANCELED (its calls are
+ *   cancelled and joined first). When the pool has no free stack, a call
+ *   waits for one (hsafe_scope_spawn_wait) as calls before it end.
+ *
+ * DEADLINE
+ *   Each takes an absolute deadline (HSAFE_FOREVER for none): when it
+ *   passes before the outcome is decided, the calls are cancelled and
+ *   joined, and the combinator returns HSAFE_ETIMEDOUT.
+ *
+ * ERRORS of all five: HSAFE_EINVAL (NULL calls with n > 0, a NULL fn, a
+ *   call whose task is still alive; nothing was started); the errors of
+ *   hsafe_scope_spawn_wait for a call that could not start (the calls
+ *   before it are cancelled and joined; *index names it).
+ */
+#ifndef HSAFE__API_COMBINE_H
+#define HSAFE__API_COMBINE_H
+HSAFE__BEGIN_C
+
+/* A call's function: returns its status (>= 0 success) and may store a
+ * result in *result (0 if it does not). */
+typedef int (*hsafe_call_fn)(void *arg, uintptr_t *result);
+
+/* One call of a combinator, in the caller's array (it must outlive the
+ * combinator call). Zero it, then set fn, arg and name. */
+typedef struct hsafe_call {
+    hsafe_call_fn fn;           /* in */
+    void *arg;                  /* in */
+    const char *name;           /* in: the task's name (may be NULL) */
+    int status;                 /* out: see MODEL */
+    uintptr_t result;           /* out: what fn stored in *result */
+    hsafe_task task;            /* the call's task (readable once it ended) */
+    hsafe_cleanup done_;        /* private */
+    void *comb_;                /* private */
+} hsafe_call;
+
+/* Run calls[0..n) concurrently and wait for all of them (a failure does
+ * not cancel the others). Returns 0 if every call succeeded; else what
+ * happened first: the first failing call's status (*index = its index),
+ * HSAFE_ETIMEDOUT (deadline), HSAFE_ECANCELED (the caller was cancelled).
+ * *index (index may be NULL) is n when no call decided the outcome. Every
+ * call's own status and result are in the array. n == 0 returns 0. */
+HSAFE_API int hsafe_join_all(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* hsafe_join_all, but the first call to fail cancels the others: returns
+ * 0 if every call succeeded, else the first failure's status (*index =
+ * that call), HSAFE_ETIMEDOUT or HSAFE_ECANCELED. The others' statuses
+ * tell whether they finished or were cancelled. */
+HSAFE_API int hsafe_try_join(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* The first call to end wins, success or failure: the others are
+ * cancelled and joined; returns the winner's status, *index = the winner
+ * (its result in calls[*index].result). Without a winner: HSAFE_ETIMEDOUT
+ * (deadline), HSAFE_ECANCELED (the caller was cancelled), *index = n.
+ * Errors: HSAFE_EINVAL also for n == 0. */
+HSAFE_API int hsafe_race(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* The first call to succeed wins (Rust's race_ok, JavaScript's
+ * Promise.any): the others are cancelled and joined; returns its status
+ * (>= 0), *index = the winner. When every call failed, returns the status
+ * of the first one that failed (*index = it); each call's error is in its
+ * status. HSAFE_ETIMEDOUT, HSAFE_ECANCELED as for hsafe_race (*index = n).
+ * Errors: HSAFE_EINVAL also for n == 0. */
+HSAFE_API int hsafe_race_ok(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* Run one call with a deadline. Returns its status when it ends on its
+ * own; when the deadline passes first it is cancelled and joined and the
+ * result is HSAFE_ETIMEDOUT (unless it still succeeded: a status >= 0 is
+ * returned as it is, the work was done); HSAFE_ECANCELED if the caller
+ * was cancelled (same exception). Errors: HSAFE_EINVAL (NULL call or fn). */
+HSAFE_API int hsafe_timeout(hsafe_call *call, hsafe_time deadline);
+
+HSAFE__END_C
+#endif /* HSAFE__API_COMBINE_H */
+/* ---- end api/combine.h ---- */
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -6300,6 +6643,7 @@ typedef struct hsafe__thread {
     hsafe_loop *loop;               /* the loop running on this thread
                                        (tasks/sched.h), or NULL */
     hsafe_pool *pool;               /* hsafe_thread_pool(), once made */
+    struct hsafe_gen *gen;          /* innermost running generator (core/gen.h) */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;
@@ -6921,6 +7265,10 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
  * is more recent, else NULL; ending it by a panic. */
 static hsafe_task *hsafe__task_innermost(void);
 __attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t);
+/* Generators (core/gen.h): the running producer when nothing (a run, a
+ * task) was entered inside it, else NULL; ending it by a panic. */
+static hsafe_gen *hsafe__gen_innermost(void);
+__attribute__((noreturn)) static void hsafe__gen_end_panic(hsafe_gen *g);
 
 __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 {
@@ -6933,7 +7281,17 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls.run;
     hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
     va_list ap;
+    if (g) {                        /* a panic in a producer ends the generator */
+        if (g->panicked)
+            hsafe__misuse("hsafe_panic in a generator that is already ending by a panic "
+                          "(from a cleanup handler?)");
+        va_start(ap, fmt);
+        vsnprintf(g->message, sizeof g->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        hsafe__gen_end_panic(g);
+    }
     if (t) {                        /* a panic in a task ends the task */
         if (t->panicking)
             hsafe__misuse("hsafe_panic in a task that is already ending by a panic "
@@ -6979,10 +7337,12 @@ static hsafe__run *hsafe__run_here(const char *what)
     return r;
 }
 
-/* The cleanup list of the innermost task or run. */
+/* The cleanup list of the innermost generator, task or run. */
 static hsafe_cleanup **hsafe__cleanups_here(const char *what)
 {
-    hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
+    hsafe_task *t = g ? NULL : hsafe__task_innermost();
+    if (g) return &g->cleanups;
     return t ? &t->cleanups : &hsafe__run_here(what)->cleanups;
 }
 
@@ -7174,6 +7534,226 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/grow.h ---- */
+/* ---- begin core/gen.h ---- */
+/* core/gen.h - generators (api/gen.h): the producer's coroutine on a
+ * pooled stack, next/yield/close, the producer's cleanups and panic, and
+ * the relay that lets a producer inside a task block that task.
+ * Part of hsafe (the manual is hsafe.h; the API and the object are in
+ * api/gen.h). Implementation only, after core/run.h. Uses the coroutine
+ * core (hsafe_coro_*, hsafe__coro_exit), the pool, the CPU file
+ * (hsafe__cpu_clear_scratch), the thread root (hsafe__tls.gen: the
+ * innermost running generator; hsafe__tls.run) and, from the task layer,
+ * hsafe__task_innermost, hsafe__task_switch_out and a task's innermost
+ * open scope (tasks/types.h). No OS or architecture macros, no allocation.
+ *
+ * How a producer blocks inside a task: the task T called hsafe_gen_next,
+ * so the chain of stacks is scheduler -> T -> producer. A blocking call in
+ * the producer sets T's wait state as usual, then hsafe__task_switch_out
+ * asks hsafe__gen_relay first: the producer switches back to next (op
+ * BLOCK) on T's stack, and next switches T out as T's own blocking call
+ * would. When the scheduler resumes T, next resumes the producer, which
+ * returns from its blocking call. A producer of a generator pulled by
+ * another producer relays twice, the same way.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__GEN_IMPL)
+#define HSAFE__GEN_IMPL 1
+
+enum { HSAFE__GEN_OP_YIELD = 0, HSAFE__GEN_OP_BLOCK = 1 };
+
+static void hsafe__task_switch_out(hsafe_task *t);     /* tasks/sched.h */
+
+static int hsafe__gen_ok(const hsafe_gen *g) { return g && g->magic == HSAFE__GEN_MAGIC; }
+
+static hsafe_gen *hsafe__gen_innermost(void)
+{
+    hsafe_gen *g = hsafe__tls.gen;
+    if (!g || (void *)hsafe__tls.run != g->run_outer || hsafe__task_innermost() != g->task) return NULL;
+    return g;
+}
+
+/* From hsafe__task_switch_out: if the code switching task t out is the
+ * producer of a generator t resumed, hand the switch to t's hsafe_gen_next
+ * (see the top) and return 1 once t runs again; else 0. */
+static int hsafe__gen_relay(hsafe_task *t)
+{
+    hsafe_gen *g = hsafe__tls.gen;
+    if (!g || g->task != t || (void *)hsafe__tls.run != g->run_outer) return 0;
+    g->op = HSAFE__GEN_OP_BLOCK;
+    hsafe_coro_yield(&g->co, 0);
+    return 1;
+}
+
+static void hsafe__gen_run_cleanups(hsafe_gen *g)
+{
+    while (g->cleanups) {
+        hsafe_cleanup *c = g->cleanups;
+        g->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+static uintptr_t hsafe__gen_main(hsafe_coro *co, uintptr_t first)
+{
+    hsafe_gen *g = (hsafe_gen *)hsafe_coro_user(co);
+    hsafe_cleanup *c;
+    uintptr_t v = g->fn(g, g->arg, first);
+    if (g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("a generator's producer returned with a scope it opened still open: "
+                      "join it first");
+    for (c = g->cleanups; c; c = c->next)
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size
+#if defined(HSAFE__ASAN_FIBER)
+            || __asan_addr_is_in_fake_stack(__asan_get_current_fake_stack(), c, NULL, NULL)
+#endif
+            )
+            hsafe__misuse("a generator's producer returned with a cleanup handler still "
+                          "registered in a frame that has ended: pop it before returning");
+    hsafe__gen_run_cleanups(g);
+    return v;
+}
+
+__attribute__((noreturn)) static void hsafe__gen_end_panic(hsafe_gen *g)
+{
+    g->panicked = 1;
+    hsafe__gen_run_cleanups(g);
+    hsafe__coro_exit(&g->co, 0);
+}
+
+/* The producer's stack goes back to the pool (which wipes it). */
+static void hsafe__gen_release(hsafe_gen *g)
+{
+    hsafe_coro_fini(&g->co);
+    hsafe_pool_release(g->pool, g->stack);
+    g->stack = NULL;
+    g->state = HSAFE__GEN_DONE;
+}
+
+HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, void *arg)
+{
+    hsafe_stack *st = NULL;
+    int rc;
+    if (!g || !fn || !hsafe__pool_ok(pool)) return HSAFE_EINVAL;
+    rc = hsafe_pool_acquire(pool, &st);
+    if (rc) return rc;
+    hsafe__cpu_init_once();
+    memset(g, 0, sizeof *g);
+    g->magic = HSAFE__GEN_MAGIC;
+    g->fn = fn;
+    g->arg = arg;
+    g->pool = pool;
+    g->stack = st;
+    hsafe_coro_init(&g->co, st->lo, st->size, hsafe__gen_main, g);
+    g->state = HSAFE__GEN_NEW;
+    return HSAFE_OK;
+}
+
+/* hsafe_gen_next's bookkeeping before its switch: who resumes g. */
+HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g)
+{
+    /* Two plain loads: gcc may merge them into one 16-byte load, which
+     * cannot take tls.gen from the 8-byte store the last next made (a
+     * store-forwarding stall, a few ns a call on x86_64). */
+    struct hsafe_gen *const volatile *gen = &hsafe__tls.gen;
+    g->outer = *gen;
+    g->run_outer = (void *)hsafe__tls.run;
+    g->task = hsafe__task_innermost();
+    g->task_scopes = g->task ? g->task->scopes : NULL;
+    g->state = HSAFE__GEN_RUNNING;
+    g->op = HSAFE__GEN_OP_YIELD;
+    hsafe__tls.gen = g;
+    return &hsafe__tls.gen;
+}
+
+/* After the switch back (the coroutine's status st, the value v): relay
+ * the producer's blocking calls to the task that pulls it (see the top)
+ * until it yields or ends. */
+HSAFE_API int hsafe__gen_after(hsafe_gen *g, int st, uintptr_t v, uintptr_t *out)
+{
+    while (st != HSAFE_CORO_FINISHED && g->op == HSAFE__GEN_OP_BLOCK) {
+        hsafe__tls.gen = g->outer;
+        hsafe__task_switch_out(g->task);   /* its wait state is set: block it */
+        hsafe__tls.gen = g;
+        g->op = HSAFE__GEN_OP_YIELD;
+        st = hsafe_coro_resume(&g->co, 0, &v);
+    }
+    hsafe__tls.gen = g->outer;
+    if (st != HSAFE_CORO_FINISHED && g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
+                      "join it first");
+    if (st == HSAFE_CORO_FINISHED) {
+#if !defined(HSAFE_TEST_NO_WIPE)
+        hsafe__cpu_clear_scratch();        /* what the producer left in registers */
+#endif
+        hsafe__gen_release(g);
+        if (out) *out = g->panicked ? 0 : v;
+        return g->panicked ? HSAFE_EPANIC : HSAFE_GEN_DONE;
+    }
+    g->state = HSAFE__GEN_SUSPENDED;
+    if (out) *out = v;
+    return HSAFE_GEN_VALUE;
+}
+
+/* Run the producer (suspended or new) until it yields or ends. */
+static int hsafe__gen_resume(hsafe_gen *g, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v = 0;
+    int st;
+    hsafe__gen_enter(g);
+    st = hsafe_coro_resume(&g->co, in, &v);
+    return hsafe__gen_after(g, st, v, out);
+}
+
+/* hsafe_gen_next on something that cannot be resumed. */
+HSAFE_API int hsafe__gen_next_error(const hsafe_gen *g, uintptr_t *out)
+{
+    if (out) *out = 0;
+    if (!hsafe__gen_ok(g)) return HSAFE_EINVAL;
+    return g->state == HSAFE__GEN_RUNNING ? HSAFE_ESTATE : HSAFE_EFINISHED;
+}
+
+/* hsafe_gen_yield's checks failed (api/gen.h). */
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
+{
+    if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
+                      "HSAFE_ECANCELED (the generator is being closed: return instead)");
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
+}
+
+HSAFE_API int hsafe_gen_close(hsafe_gen *g)
+{
+    uintptr_t v;
+    int rc;
+    if (!hsafe__gen_ok(g)) return HSAFE_EINVAL;
+    switch (g->state) {
+    case HSAFE__GEN_DONE:
+        return HSAFE_OK;
+    case HSAFE__GEN_RUNNING:
+        return HSAFE_ESTATE;
+    case HSAFE__GEN_NEW:                   /* nothing ran: nothing to unwind */
+        hsafe__gen_release(g);
+        return HSAFE_OK;
+    default:
+        g->closing = 1;
+        rc = hsafe__gen_resume(g, 0, &v);  /* its yield returns HSAFE_ECANCELED */
+        if (rc == HSAFE_GEN_VALUE)         /* cannot happen: a second yield aborts */
+            hsafe__misuse("hsafe_gen_close: the producer yielded while being closed");
+        return rc == HSAFE_EPANIC ? HSAFE_EPANIC : HSAFE_OK;
+    }
+}
+
+HSAFE_API int hsafe_gen_alive(const hsafe_gen *g)
+{
+    return hsafe__gen_ok(g) && g->state != HSAFE__GEN_DONE;
+}
+
+HSAFE_API const char *hsafe_gen_message(const hsafe_gen *g)
+{
+    return hsafe__gen_ok(g) ? g->message : "";
+}
+
+#endif /* HSAFE__IMPL */
+/* ---- end core/gen.h ---- */
 /* ---- begin tasks/timer.h ---- */
 /* tasks/timer.h - the loop's deadlines: an intrusive pairing heap of
  * hsafe__timer nodes (declared in api/task.h), ordered by `when`.
@@ -7268,7 +7848,8 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
  *                                             (0, HSAFE_EBUSY, HSAFE_EINVAL,
  *                                             HSAFE_ENOTSUP, or 1: the fd
  *                                             is always ready, e.g. a file)
- *   hsafe__tos_disarm(loop, t)                stop watching t's fd
+ *   hsafe__tos_disarm(loop, t, fired)         stop watching t's fd (fired:
+ *                                             its event ended the wait)
  *   hsafe__tos_wait(loop, timeout_ns)         sleep in the kernel until an
  *                                             armed fd is ready (calling
  *                                             hsafe__task_io_ready(t) for
@@ -7286,6 +7867,7 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
 #define HSAFE__TASKS_IO_H 1
 
 static void hsafe__task_io_ready(hsafe_task *t);
+static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd);
 static void hsafe__rmt_signalled(hsafe_loop *loop);
 
 #if defined(HSAFE__OS_WIN32)
@@ -7326,7 +7908,10 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     (void)loop; (void)t; (void)fd; (void)events;
     return HSAFE_ENOTSUP;
 }
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (void)t; }
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
+{
+    (void)loop; (void)t; (void)fired;
+}
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
     int ms = hsafe__tos_ms(timeout_ns);
@@ -7361,6 +7946,23 @@ static void hsafe__tos_fini(hsafe_loop *loop)
     loop->io_fd = -1;
 }
 
+/* Registrations outlive a wait that its event ended. Every registration
+ * is EPOLLONESHOT: when its event is reported the kernel disables it, and
+ * it stays in the set, silent, until re-armed. So a wait that ended by its
+ * event leaves it there (no EPOLL_CTL_DEL), and the task remembers that fd
+ * (kept_fd); its next wait on the same fd re-arms it with one
+ * EPOLL_CTL_MOD. A connection task that waits on its socket again and
+ * again then pays one system call per wait instead of two (ADD, DEL). A
+ * wait that ended otherwise (deadline, cancellation) deletes its
+ * registration, which is still armed.
+ * Closing an fd removes its registration (the kernel does); a MOD on it
+ * then fails with ENOENT and the wait adds a new one. Another task that
+ * meets a left-over registration (ADD fails with EEXIST) gets HSAFE_EBUSY
+ * if some task waits on that fd, and takes the registration over
+ * otherwise; that bumps kept_gen, which voids every task's remembered fd
+ * (whose registration it was is not known). Caveat: a task that closed
+ * an fd and waits on whatever the number names next, while another task
+ * waits on it, takes that wait over instead of getting HSAFE_EBUSY. */
 static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
 {
     struct epoll_event ev;
@@ -7368,15 +7970,29 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     ev.events = EPOLLONESHOT | ((events & HSAFE_FD_READ) ? EPOLLIN : 0u) |
                 ((events & HSAFE_FD_WRITE) ? EPOLLOUT : 0u);
     ev.data.ptr = t;
+    if (t->kept_fd == fd && t->kept_gen == loop->kept_gen) {
+        t->kept_fd = -1;
+        if (epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0) return HSAFE_OK;
+        if (errno != ENOENT) return HSAFE_EINVAL;
+    }
     if (epoll_ctl(loop->io_fd, EPOLL_CTL_ADD, fd, &ev) == 0) return HSAFE_OK;
-    if (errno == EEXIST) return HSAFE_EBUSY;
+    if (errno == EEXIST) {
+        if (hsafe__task_waits_on_fd(loop, fd)) return HSAFE_EBUSY;
+        loop->kept_gen++;               /* a left-over registration: take it */
+        return epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? HSAFE_OK : HSAFE_EINVAL;
+    }
     if (errno == EPERM) return 1;       /* regular file: always ready */
     return HSAFE_EINVAL;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     struct epoll_event ev;
+    if (fired) {                        /* disabled by EPOLLONESHOT: keep it */
+        t->kept_fd = t->wait_fd;
+        t->kept_gen = loop->kept_gen;
+        return;
+    }
     memset(&ev, 0, sizeof ev);
     epoll_ctl(loop->io_fd, EPOLL_CTL_DEL, t->wait_fd, &ev);
 }
@@ -7413,9 +8029,10 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     return HSAFE_OK;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     int i;
+    (void)fired;
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++)
         if (loop->io_slots[i].task == t) loop->io_slots[i].task = NULL;
 }
@@ -7781,10 +8398,11 @@ HSAFE_API int hsafe_loop_unref(hsafe_loop *loop)
  * (hsafe__tls.run, to tell a task from a run nested in it), the thread
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
- * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
- * (hsafe__tos_*: clock, fd readiness, idle sleep), tasks/remote.h
- * (hsafe__rmt_*: posts and wakeups from other threads, drained between
- * passes and by the idle wait). No OS or architecture
+ * core/overflow.h), hsafe__gen_relay (core/gen.h: a producer's blocking
+ * call blocks the task that pulls it), tasks/timer.h (hsafe__th_*),
+ * tasks/io.h (hsafe__tos_*: clock, fd readiness, idle sleep) and
+ * tasks/remote.h (hsafe__rmt_*: posts and wakeups from other threads,
+ * drained between passes and by the idle wait). No OS or architecture
  * macros here, no system calls, no allocation.
  *
  * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
@@ -7898,6 +8516,7 @@ __attribute__((noinline)) static void hsafe__check_scopes(const hsafe_task *t)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     const volatile hsafe_scope *s = t->scopes;
+    if (here - (uintptr_t)t->co.stack_lo >= t->co.stack_size) return;   /* a producer's stack (core/gen.h) */
     if ((s && (uintptr_t)s - (uintptr_t)t->co.stack_lo < t->co.stack_size &&
          ((uintptr_t)s < here || s->magic != HSAFE__SCOPE_MAGIC || s->owner != t ||
           (s->state != HSAFE__SCOPE_OPEN && s->state != HSAFE__SCOPE_JOINING))) ||
@@ -7975,6 +8594,7 @@ static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
  * state (READY or WAITING) is already set. */
 static void hsafe__task_switch_out(hsafe_task *t)
 {
+    if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
     hsafe__check_scopes(t);
     hsafe_coro_yield(&t->co, 0);
 }
@@ -8100,7 +8720,7 @@ static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
 static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
 {
     hsafe_stack *st = t->stack;
-    hsafe_coro_fini(&t->co);
+    hsafe_coro_fini(&t->co);                  /* wipes its saved context */
     hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
     t->stack_used = st->last_used;
     t->stack = NULL;
@@ -8127,6 +8747,7 @@ static void hsafe__task_start(hsafe_loop *l, hsafe_scope *s, hsafe_task *t, hsaf
     t->scope = s;
     t->stack = st;
     t->wait_fd = -1;
+    t->kept_fd = -1;
     hsafe_coro_init(&t->co, st->lo, st->size, hsafe__task_main, t);
     if (s) {
         t->sib_prev = s->children_tail;
@@ -8467,10 +9088,29 @@ HSAFE_API int hsafe_fd_wait(int fd, int events, hsafe_time deadline)
     t->wait_events = events;
     l->io_waiters++;
     rc = hsafe__task_block(t, HSAFE__WAIT_FD, hsafe__eff_deadline(t, deadline));
-    hsafe__tos_disarm(l, t);
+    hsafe__tos_disarm(l, t, rc == HSAFE_OK);   /* OK: only its event wakes it so */
     l->io_waiters--;
     t->wait_fd = -1;
     return rc;
+}
+
+/* Does a task of the loop wait on fd now? (Walks the task tree: only
+ * tasks/io.h's rare take-over of a left-over registration asks.) */
+static int hsafe__fd_waiter_in(const hsafe_task *t, int fd)
+{
+    const hsafe_scope *s;
+    const hsafe_task *c;
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind == HSAFE__WAIT_FD && t->wait_fd == fd)
+        return 1;
+    for (s = t->scopes; s; s = s->outer)
+        for (c = s->children; c; c = c->sib_next)
+            if (hsafe__fd_waiter_in(c, fd)) return 1;
+    return 0;
+}
+
+__attribute__((unused)) static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd)
+{
+    return hsafe__fd_waiter_in(&loop->root, fd);
 }
 
 HSAFE_API int hsafe_cancelled(void)
@@ -8625,6 +9265,159 @@ HSAFE_API void hsafe_loop_dump(const hsafe_loop *loop)
 
 #endif /* HSAFE__TASKS_SCHED_H */
 /* ---- end tasks/sched.h ---- */
+/* ---- begin tasks/combine.h ---- */
+/* tasks/combine.h - combinators (api/combine.h): join all, try-join, race,
+ * first success, timeout, each one scope of child tasks.
+ * Implementation part only, after tasks/sched.h. Uses the public task API
+ * (scopes, spawn_wait, cleanups) and, from tasks/sched.h, hsafe__task_here
+ * (misuse outside a task) and the scope's fields (its cancel reason).
+ * No OS or architecture macros, no allocation.
+ *
+ * How: each call runs as a child task through hsafe__call_main, which
+ * registers a cleanup handler in the call record before calling fn. The
+ * handler runs when the task ends, whether fn returned or panicked (the
+ * task's status is set by then), and is where a race learns its winner:
+ * the first call to end (race) or to succeed (race_ok) while the scope is
+ * not cancelled yet wins, and cancels the scope.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_COMBINE_H)
+#define HSAFE__TASKS_COMBINE_H 1
+
+enum { HSAFE__COMB_JOIN_ALL, HSAFE__COMB_TRY_JOIN, HSAFE__COMB_RACE, HSAFE__COMB_RACE_OK };
+
+typedef struct hsafe__comb {
+    hsafe_scope scope;
+    int kind;
+    hsafe_call *calls;
+    size_t n;
+    size_t winner;              /* n until a race is decided */
+} hsafe__comb;
+
+/* Cleanup handler of a call's task: it has ended (returned or panicked). */
+static void hsafe__call_done(void *p)
+{
+    hsafe_call *c = (hsafe_call *)p;
+    hsafe__comb *cb = (hsafe__comb *)c->comb_;
+    c->status = c->task.status;
+    if (cb->winner != cb->n || cb->scope.cancel_reason) return;
+    if (cb->kind == HSAFE__COMB_RACE || (cb->kind == HSAFE__COMB_RACE_OK && c->status >= 0)) {
+        cb->winner = (size_t)(c - cb->calls);
+        hsafe_scope_cancel(&cb->scope);
+    }
+}
+
+static int hsafe__call_main(void *p)
+{
+    hsafe_call *c = (hsafe_call *)p;
+    hsafe_cleanup_push(&c->done_, hsafe__call_done, c);
+    return c->fn(c->arg, &c->result);
+}
+
+static size_t hsafe__comb_index(const hsafe__comb *cb, const hsafe_task *t)
+{
+    size_t i;
+    for (i = 0; t && i < cb->n; i++)
+        if (&cb->calls[i].task == t) return i;
+    return cb->n;
+}
+
+static int hsafe__comb_run(int kind, hsafe_call *calls, size_t n, hsafe_time deadline,
+                           size_t *index, const char *what)
+{
+    hsafe__comb cb;
+    size_t i, started = 0, dummy;
+    int rc = HSAFE_OK, jrc, reason;
+    hsafe__task_here(what);
+    if (!index) index = &dummy;
+    *index = n;
+    if ((!calls && n) || (!n && (kind == HSAFE__COMB_RACE || kind == HSAFE__COMB_RACE_OK)))
+        return HSAFE_EINVAL;
+    for (i = 0; i < n; i++) {
+        const hsafe_task *t = &calls[i].task;
+#if defined(HSAFE__VALGRIND)
+        VALGRIND_MAKE_MEM_DEFINED(&calls[i].task.magic, sizeof t->magic + sizeof t->state);
+#endif
+        if (!calls[i].fn || (t->magic == HSAFE__TASK_MAGIC && t->state != HSAFE_TASK_NONE &&
+                             t->state != HSAFE_TASK_DONE))
+            return HSAFE_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        calls[i].status = 0;
+        calls[i].result = 0;
+        calls[i].comb_ = &cb;
+    }
+    cb.kind = kind;
+    cb.calls = calls;
+    cb.n = n;
+    cb.winner = n;
+    hsafe_scope_open(&cb.scope, what, kind == HSAFE__COMB_TRY_JOIN ? 0u : HSAFE_SCOPE_COLLECT_ALL,
+                     deadline);
+    for (; started < n; started++) {
+        hsafe_call *c = &calls[started];
+        rc = hsafe_scope_spawn_wait(&cb.scope, &c->task, hsafe__call_main, c, c->name, HSAFE_FOREVER);
+        if (rc) break;
+    }
+    for (i = started; i < n; i++) calls[i].status = rc;
+    if (rc) hsafe_scope_cancel(&cb.scope);
+    jrc = hsafe_scope_join(&cb.scope);
+    reason = cb.scope.cancel_reason;
+    if (cb.winner != n) {                       /* a race was decided */
+        *index = cb.winner;
+        return calls[cb.winner].status;
+    }
+    if (rc && reason != HSAFE_CANCEL_PARENT && reason != HSAFE_CANCEL_DEADLINE) {
+        *index = started;                       /* it could not start */
+        return rc;
+    }
+    switch (kind) {
+    case HSAFE__COMB_RACE:
+        return reason == HSAFE_CANCEL_DEADLINE ? HSAFE_ETIMEDOUT : HSAFE_ECANCELED;
+    case HSAFE__COMB_RACE_OK:
+        if (reason == HSAFE_CANCEL_DEADLINE) return HSAFE_ETIMEDOUT;
+        if (reason) return HSAFE_ECANCELED;
+        *index = hsafe__comb_index(&cb, hsafe_scope_failed(&cb.scope));   /* all failed */
+        return *index < n ? calls[*index].status : HSAFE_ECANCELED;
+    default:
+        if (jrc && hsafe_scope_failed(&cb.scope) && jrc == hsafe_scope_failed(&cb.scope)->status)
+            *index = hsafe__comb_index(&cb, hsafe_scope_failed(&cb.scope));
+        return jrc;
+    }
+}
+
+HSAFE_API int hsafe_join_all(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_JOIN_ALL, calls, n, deadline, index, "hsafe_join_all");
+}
+
+HSAFE_API int hsafe_try_join(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_TRY_JOIN, calls, n, deadline, index, "hsafe_try_join");
+}
+
+HSAFE_API int hsafe_race(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_RACE, calls, n, deadline, index, "hsafe_race");
+}
+
+HSAFE_API int hsafe_race_ok(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_RACE_OK, calls, n, deadline, index, "hsafe_race_ok");
+}
+
+HSAFE_API int hsafe_timeout(hsafe_call *call, hsafe_time deadline)
+{
+    size_t index;
+    int rc;
+    hsafe__task_here("hsafe_timeout");
+    if (!call) return HSAFE_EINVAL;
+    rc = hsafe__comb_run(HSAFE__COMB_JOIN_ALL, call, 1, deadline, &index, "hsafe_timeout");
+    if (call->status >= 0 && call->task.state == HSAFE_TASK_DONE && rc != HSAFE_EINVAL)
+        return call->status;                    /* it did its work */
+    return rc;
+}
+
+#endif /* HSAFE__TASKS_COMBINE_H */
+/* ---- end tasks/combine.h ---- */
 /* ---- begin tasks/chan.h ---- */
 /* tasks/chan.h - channels (api/chan.h): send, receive, close and select,
  * on one loop or between threads. Implementation part only, included by

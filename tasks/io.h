@@ -12,7 +12,8 @@
  *                                             (0, HSAFE_EBUSY, HSAFE_EINVAL,
  *                                             HSAFE_ENOTSUP, or 1: the fd
  *                                             is always ready, e.g. a file)
- *   hsafe__tos_disarm(loop, t)                stop watching t's fd
+ *   hsafe__tos_disarm(loop, t, fired)         stop watching t's fd (fired:
+ *                                             its event ended the wait)
  *   hsafe__tos_wait(loop, timeout_ns)         sleep in the kernel until an
  *                                             armed fd is ready (calling
  *                                             hsafe__task_io_ready(t) for
@@ -30,6 +31,7 @@
 #define HSAFE__TASKS_IO_H 1
 
 static void hsafe__task_io_ready(hsafe_task *t);
+static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd);
 static void hsafe__rmt_signalled(hsafe_loop *loop);
 
 #if defined(HSAFE__OS_WIN32)
@@ -70,7 +72,10 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     (void)loop; (void)t; (void)fd; (void)events;
     return HSAFE_ENOTSUP;
 }
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (void)t; }
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
+{
+    (void)loop; (void)t; (void)fired;
+}
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
     int ms = hsafe__tos_ms(timeout_ns);
@@ -105,6 +110,23 @@ static void hsafe__tos_fini(hsafe_loop *loop)
     loop->io_fd = -1;
 }
 
+/* Registrations outlive a wait that its event ended. Every registration
+ * is EPOLLONESHOT: when its event is reported the kernel disables it, and
+ * it stays in the set, silent, until re-armed. So a wait that ended by its
+ * event leaves it there (no EPOLL_CTL_DEL), and the task remembers that fd
+ * (kept_fd); its next wait on the same fd re-arms it with one
+ * EPOLL_CTL_MOD. A connection task that waits on its socket again and
+ * again then pays one system call per wait instead of two (ADD, DEL). A
+ * wait that ended otherwise (deadline, cancellation) deletes its
+ * registration, which is still armed.
+ * Closing an fd removes its registration (the kernel does); a MOD on it
+ * then fails with ENOENT and the wait adds a new one. Another task that
+ * meets a left-over registration (ADD fails with EEXIST) gets HSAFE_EBUSY
+ * if some task waits on that fd, and takes the registration over
+ * otherwise; that bumps kept_gen, which voids every task's remembered fd
+ * (whose registration it was is not known). Caveat: a task that closed
+ * an fd and waits on whatever the number names next, while another task
+ * waits on it, takes that wait over instead of getting HSAFE_EBUSY. */
 static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
 {
     struct epoll_event ev;
@@ -112,15 +134,29 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     ev.events = EPOLLONESHOT | ((events & HSAFE_FD_READ) ? EPOLLIN : 0u) |
                 ((events & HSAFE_FD_WRITE) ? EPOLLOUT : 0u);
     ev.data.ptr = t;
+    if (t->kept_fd == fd && t->kept_gen == loop->kept_gen) {
+        t->kept_fd = -1;
+        if (epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0) return HSAFE_OK;
+        if (errno != ENOENT) return HSAFE_EINVAL;
+    }
     if (epoll_ctl(loop->io_fd, EPOLL_CTL_ADD, fd, &ev) == 0) return HSAFE_OK;
-    if (errno == EEXIST) return HSAFE_EBUSY;
+    if (errno == EEXIST) {
+        if (hsafe__task_waits_on_fd(loop, fd)) return HSAFE_EBUSY;
+        loop->kept_gen++;               /* a left-over registration: take it */
+        return epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? HSAFE_OK : HSAFE_EINVAL;
+    }
     if (errno == EPERM) return 1;       /* regular file: always ready */
     return HSAFE_EINVAL;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     struct epoll_event ev;
+    if (fired) {                        /* disabled by EPOLLONESHOT: keep it */
+        t->kept_fd = t->wait_fd;
+        t->kept_gen = loop->kept_gen;
+        return;
+    }
     memset(&ev, 0, sizeof ev);
     epoll_ctl(loop->io_fd, EPOLL_CTL_DEL, t->wait_fd, &ev);
 }
@@ -157,9 +193,10 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     return HSAFE_OK;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     int i;
+    (void)fired;
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++)
         if (loop->io_slots[i].task == t) loop->io_slots[i].task = NULL;
 }

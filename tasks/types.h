@@ -37,6 +37,9 @@ struct hsafe_task {
     int wait_kind;                  /* HSAFE__WAIT_* */
     int wait_rc;                    /* set by whoever wakes it */
     int wait_fd, wait_events;
+    int kept_fd;                    /* epoll: the fd whose registration this
+                                       task left disabled (tasks/io.h) */
+    size_t kept_gen;                /* loop->kept_gen when it did */
     hsafe__timer timer;
     /* shield */
     unsigned shield_depth;
@@ -82,6 +85,8 @@ struct hsafe_loop {
     void *run_outer;                /* the run (if any) the loop runs in */
     struct hsafe_loop *prev_loop;
     int io_fd;                      /* epoll descriptor, or -1 */
+    size_t kept_gen;                /* bumped when a task takes over a
+                                       registration another one left */
     struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
     hsafe_task root;
     /* from other threads (tasks/remote.h): the queues under rmt_lock, the

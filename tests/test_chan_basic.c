@@ -43,7 +43,9 @@
  * Every check runs on both channel kinds where it applies: without and
  * with HSAFE_CHAN_SHARED (the shared path's atomics and locks on one loop).
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

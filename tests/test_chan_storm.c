@@ -25,7 +25,9 @@
  * value) shows as a count of 2, since the value is sent again; a lost
  * value (a receiver cancelled after the value was handed to it) as 0.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

@@ -27,7 +27,9 @@
  * tests/cmake/tsan_chan.cmake (san.chan_threads.<backend>), where TSan must
  * report nothing.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

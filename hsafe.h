@@ -131,12 +131,16 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h, task.h
+ *                     wipe.h, pool.h, run.h, task.h, chan.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   api/gen.h         generators: API and object (after the coroutine
+ *                     object it holds)
  *   tasks/types.h     the task, scope and loop objects
+ *   api/combine.h     combinators: API and the call record (after the
+ *                     task object it holds)
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -147,8 +151,15 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   core/gen.h        generators (next, yield, close; a producer's
+ *                     blocking calls relayed to the task pulling it)
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
+ *                     (tasks/remote.h, between io.h and sched.h: posts and
+ *                     wakeups from other threads)
+ *   tasks/combine.h   combinators: join all, try-join, race, race_ok,
+ *                     timeout
+ *   tasks/chan.h      channels and select (api/chan.h)
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -174,6 +185,7 @@
 #include "api/pool.h"
 #include "api/run.h"
 #include "api/task.h"
+#include "api/chan.h"
 #include "core/sanitize.h"
 #if defined(HSAFE__CTX_ASM_X86_64_SYSV)
 #  include "backends/asm_x86_64_sysv.h"
@@ -197,7 +209,9 @@
 #  include "backends/ucontext.h"
 #endif
 #include "core/coro.h"
+#include "api/gen.h"
 #include "tasks/types.h"
+#include "api/combine.h"
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -232,9 +246,13 @@
 #  include "core/run.h"
 #  include "core/overflow.h"
 #  include "core/grow.h"
+#  include "core/gen.h"
 #  include "tasks/timer.h"
 #  include "tasks/io.h"
+#  include "tasks/remote.h"
 #  include "tasks/sched.h"
+#  include "tasks/combine.h"
+#  include "tasks/chan.h"
 #endif
 
 

@@ -40,8 +40,11 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user);
 
 /* Release what hsafe_coro_init registered (sanitizer and Valgrind stack
- * records). A suspended coroutine is abandoned without unwinding: nothing
- * on its stack runs again. Call it before reusing or freeing the stack.
+ * records) and wipe the saved context in `co` (with ucontext it holds
+ * every register of the last switch). A suspended coroutine is abandoned
+ * without unwinding: nothing on its stack runs again. Call it before
+ * reusing or freeing the stack (which still holds what the coroutine
+ * wrote: release it to a pool, or hsafe_wipe it).
  * Errors: HSAFE_EINVAL (NULL); HSAFE_ESTATE (the coroutine is running). */
 HSAFE_API int hsafe_coro_fini(hsafe_coro *co);
 

@@ -23,7 +23,9 @@ HSAFE__BEGIN_C
     X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
     X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")                \
     X(HSAFE_ECANCELED, -11, "cancelled: the task was cancelled")                      \
-    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")
+    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")                       \
+    X(HSAFE_ECLOSED,   -13, "channel closed (and, for a receive, drained)")          \
+    X(HSAFE_EAGAIN,    -14, "would block: nothing could be done without waiting")
 
 enum hsafe_error {
 #define HSAFE__ERROR_ENUM(name, value, text) name = (value),

@@ -57,11 +57,16 @@
  *   (return or longjmp) while it was open, seen at the task's next
  *   blocking call; blocking calls outside a task or inside a hsafe_run
  *   nested in a task; a loop where every task waits and nothing can wake
- *   one (deadlock; the task tree is printed first).
+ *   one (deadlock; the task tree is printed first; a wait another thread
+ *   may end is not a deadlock: api/chan.h, "DEADLOCK OR EXTERNAL EVENT?").
+ *
+ * THREADS
+ *   One loop per thread; tasks stay on the loop that spawned them. Loops
+ *   reach each other through shared channels and hsafe_loop_post
+ *   (api/chan.h, which says exactly what is thread-safe).
  *
  * NOT (YET)
- *   One loop per thread, tasks stay on the loop that spawned them. Windows:
- *   everything but hsafe_fd_wait (HSAFE_ENOTSUP).
+ *   Windows: everything but hsafe_fd_wait (HSAFE_ENOTSUP).
  */
 #ifndef HSAFE__API_TASK_H
 #define HSAFE__API_TASK_H

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bench.h"
+#include "be_gen.h"
 
 /* Optional parts: run.sh leaves out what cannot be built or linked here
  * (no libboost_context, not x86_64), and the driver skips those metrics. */
@@ -177,6 +178,9 @@ static metric M[] = {
     { "wipe_gbps.explicit",              w_explicit,              GBPS, 0, 3, 0, 0, 0, 0, 0 },
     { "wipe_gbps.volatile",              w_volatile,              GBPS, 0, 3, 0, 0, 0, 0, 0 },
     { "spawn_ns.asm",                    bench_spawn_asm,         NS,   0, 6, 0, 0, 0, 0, 0 },
+    { "gen_next_ns",                     0,                       NS,   0, 4, 0, 0, 0, 0, 0 },
+    { "iter_call_ns",                    0,                       NS,   0, 4, 0, 0, 0, 0, 0 },
+    { "race_ns",                         0,                       NS,   0, 6, 0, 0, 0, 0, 0 },
     { "diag.scan_gbps.zero_prefix",      0,                       GBPS, 1, 3, 0, 0, 0, 0, 0 },
     { "diag.run_ns.S1M.U1K.after_deep",  bench_run_S1M_after_deep, NS,  1, 2, 0, 0, 0, 0, 0 },
     { "diag.residency_ns.S1M",           0,                       NS,   1, 7, 0, 0, 0, 0, 0 },
@@ -317,6 +321,7 @@ static ratio R[] = {
     { "run_ratio.S1M",      "run_ns.S1M.U1K",     "fullwipe_run_ns.S1M.U1K",  0, 0, 0, 0 },
     { "wipe_ratio.explicit", "wipe_gbps.explicit", "wipe_gbps.memset", 0, 0, 0, 0 },
     { "wipe_ratio.volatile", "wipe_gbps.volatile", "wipe_gbps.memset", 0, 0, 0, 0 },
+    { "gen_ratio.next_vs_iter", "gen_next_ns", "iter_call_ns", 0, 0, 0, 0 },
     { "diag.run_ratio.S1M.after_deep", "diag.run_ns.S1M.U1K.after_deep", "fullwipe_run_ns.S1M.U1K", 0, 0, 0, 0 },
     { "diag.scan_ratio.zero_prefix_vs_explicit",    "diag.scan_gbps.zero_prefix",     "wipe_gbps.explicit", 0, 0, 0, 0 },
     { "diag.switch_ratio.fcontext_vs_boost_raw",    "switch_rt_ns.fcontext",          "switch_rt_ns.boost_raw", 0, 0, 0, 0 },
@@ -545,6 +550,7 @@ static const target T[] = {
     { "spawn_cold_ns <= 1.0 x go_spawn_cold_ns",                     "task_ratio.spawn_cold_vs_go",   1, 1.0 },
     { "finish_cold_ns <= 1.0 x go_finish_cold_ns",                   "task_ratio.finish_cold_vs_go",  1, 1.0 },
     { "diag.scan_gbps.zero_prefix >= 0.85 x diag.read_gbps.best",    "diag.scan_ratio.zero_prefix_vs_read_best", 0, 0.85 },
+    { "gen_next_ns <= 5 x iter_call_ns",                             "gen_ratio.next_vs_iter",        1, 5.0 },
 };
 #define NT ((int)(sizeof T / sizeof T[0]))
 
@@ -645,6 +651,9 @@ int main(void)
         go_dir = NULL;
         printf("# go       not built (golang-go missing?): the go_* lines are left out\n");
     }
+    optional("gen_next_ns", bench_gen_setup, bench_gen_next, NULL, NULL);
+    optional("iter_call_ns", find("gen_next_ns") ? no_setup : NULL, bench_iter_call, NULL, NULL);
+    optional("race_ns", find("gen_next_ns") ? bench_race_setup : NULL, bench_race, NULL, NULL);
     optional("diag.switch_rt_ns.asm_savefpu", bench_savefpu_setup, bench_rt_asm_savefpu,
              bench_savefpu_config, "savefpu");
     optional("diag.switch_rt_ns.boost_raw_inexact", find("switch_rt_ns.boost_raw") ? no_setup : NULL,

@@ -17,6 +17,7 @@
 #   BENCH_FPU_SPLIT=1  also build the bench-only copies of the asm switch
 #                   that save only one of the FP control words (diag lines)
 #   HSAFE_NO_INSTALL  non-empty: never apt-get install (see below)
+#   BENCH_HTTP_SECONDS, BENCH_HTTP_CONNS  bench/http.sh (run last)
 #
 # Packages: as the tests do (tests/lib/common.sh, hsafe_need_pkgs), a run
 # as root on Debian apt-get installs what the benchmark needs and lacks:
@@ -101,6 +102,7 @@ compile be_savefpu.c  be_savefpu.o
 compile be_internals.c be_internals.o
 compile be_task.c     be_task.o
 compile readloop.c    readloop.o
+compile be_gen.c      be_gen.o
 variants=""
 case $($CC -dumpmachine 2>/dev/null) in
 x86_64*) [ "${BENCH_FPU_SPLIT:-0}" = 1 ] && variants="nofp x87 mxcsr both" ;;
@@ -110,7 +112,7 @@ for v in $variants; do
 done
 wait
 
-for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_task readloop; do
+for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_task readloop be_gen; do
     if [ -e "$out/$o.o.failed" ]; then
         echo "bench: FAILED to compile bench/$o.c (see above)" >&2
         exit 1
@@ -118,6 +120,7 @@ for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_task readloop;
 done
 
 objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o $out/be_task.o $out/readloop.o"
+objs="$objs $out/be_gen.o"
 libs=""
 # fcontext backend and the raw Boost reference need libboost_context
 printf '%s\n' 'extern void jump_fcontext(void);' \
@@ -143,13 +146,15 @@ done
 # shellcheck disable=SC2086
 $CC -o "$out/bench" $objs $libs
 
-# The Go side (bench/go/<program>/, standard library only, built offline
-# with its own cache under $out): the driver runs them with GOMAXPROCS=1.
+# The Go side of the driver's task lines (bench/go/sched, bench/go/cold;
+# standard library only, built offline with its own cache under $out): the
+# driver runs them with GOMAXPROCS=1. (bench/go/chan and go/httpd belong to
+# chan.sh and http.sh.)
 BENCH_GO_DIR=""
 if [ -d "$here/go" ] && command -v go >/dev/null 2>&1; then
     gook=1
-    for d in "$here"/go/*/; do
-        p=$(basename "$d")
+    for p in sched cold; do
+        d="$here/go/$p"
         if ! (cd "$d" && GOCACHE="$out/gocache" GO111MODULE=off GOFLAGS= \
                 go build -o "$out/go/$p" . ) >"$out/go_$p.log" 2>&1; then
             cat "$out/go_$p.log" >&2
@@ -194,3 +199,13 @@ else
 fi
 
 $run "$out/bench"
+
+# HTTP servers side by side: hsafe, Go net/http, libuv (bench/http.sh; its
+# own build directory $out/http and its own BENCH lines, ~90 s).
+bench_need_pkgs wrk libsodium-dev libuv1-dev golang-go ||
+    echo "bench: without them, bench/http.sh drops the lines it cannot measure" >&2
+CC="$CC" BENCH_OUT="$out" bash "$here/http.sh" || echo "bench: bench/http.sh failed" >&2
+
+# Channels (issue 12) next to Go: bench/chan.sh (its own programs, so the
+# driver above is untouched).
+CC="$CC" CFLAGS="$CFLAGS" BENCH_RUN="$run" sh "$here/chan.sh" "$out"

@@ -208,6 +208,13 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
     if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
+#if !defined(HSAFE_TEST_NO_WIPE)
+    /* The context of the last switch: backends that save registers in the
+     * context object itself (ucontext: every GPR, in caller memory) would
+     * keep what the coroutine held there. Found by the residue tests
+     * (tests/residue, the t-* scenarios, on task records). */
+    hsafe_wipe(&co->ctx, sizeof co->ctx);
+#endif
     co->status = HSAFE_CORO_DEAD;
     return HSAFE_OK;
 }

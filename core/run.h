@@ -163,6 +163,10 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
  * is more recent, else NULL; ending it by a panic. */
 static hsafe_task *hsafe__task_innermost(void);
 __attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t);
+/* Generators (core/gen.h): the running producer when nothing (a run, a
+ * task) was entered inside it, else NULL; ending it by a panic. */
+static hsafe_gen *hsafe__gen_innermost(void);
+__attribute__((noreturn)) static void hsafe__gen_end_panic(hsafe_gen *g);
 
 __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 {
@@ -175,7 +179,17 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls.run;
     hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
     va_list ap;
+    if (g) {                        /* a panic in a producer ends the generator */
+        if (g->panicked)
+            hsafe__misuse("hsafe_panic in a generator that is already ending by a panic "
+                          "(from a cleanup handler?)");
+        va_start(ap, fmt);
+        vsnprintf(g->message, sizeof g->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        hsafe__gen_end_panic(g);
+    }
     if (t) {                        /* a panic in a task ends the task */
         if (t->panicking)
             hsafe__misuse("hsafe_panic in a task that is already ending by a panic "
@@ -221,10 +235,12 @@ static hsafe__run *hsafe__run_here(const char *what)
     return r;
 }
 
-/* The cleanup list of the innermost task or run. */
+/* The cleanup list of the innermost generator, task or run. */
 static hsafe_cleanup **hsafe__cleanups_here(const char *what)
 {
-    hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
+    hsafe_task *t = g ? NULL : hsafe__task_innermost();
+    if (g) return &g->cleanups;
     return t ? &t->cleanups : &hsafe__run_here(what)->cleanups;
 }
 

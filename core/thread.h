@@ -16,6 +16,7 @@ typedef struct hsafe__thread {
     hsafe_loop *loop;               /* the loop running on this thread
                                        (tasks/sched.h), or NULL */
     hsafe_pool *pool;               /* hsafe_thread_pool(), once made */
+    struct hsafe_gen *gen;          /* innermost running generator (core/gen.h) */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;

@@ -9,6 +9,7 @@
  *   api/pool.h
  *   api/run.h
  *   api/task.h
+ *   api/chan.h
  *   core/sanitize.h
  *   backends/asm_x86_64_sysv.h
  *   backends/asm_x86_64_win64.h
@@ -21,7 +22,9 @@
  *   backends/fcontext.h
  *   backends/ucontext.h
  *   core/coro.h
+ *   api/gen.h
  *   tasks/types.h
+ *   api/combine.h
  *   cpu/x86_64.h
  *   cpu/aarch64.h
  *   cpu/riscv64.h
@@ -41,9 +44,13 @@
  *   core/run.h
  *   core/overflow.h
  *   core/grow.h
+ *   core/gen.h
  *   tasks/timer.h
  *   tasks/io.h
+ *   tasks/remote.h
  *   tasks/sched.h
+ *   tasks/combine.h
+ *   tasks/chan.h
  */
 /* hsafe.h - run C code on stacks it controls, and leave nothing behind.
  * Version 0.1.0. MIT license (text at the end of this file).
@@ -178,12 +185,16 @@
  *   core/base.h       HSAFE_API, the private-copy mode, the ABI tag, misuse
  *   api/...           THE PUBLIC API, one file per part, each function
  *                     documented where it is declared: errors.h, coro.h,
- *                     wipe.h, pool.h, run.h, task.h
+ *                     wipe.h, pool.h, run.h, task.h, chan.h
  *   core/sanitize.h   ASan/TSan/Valgrind hooks
  *   backends/...      context switching, one file per backend
  *                     (contract: backends/interface.h)
  *   core/coro.h       the coroutine object, inline resume/yield
+ *   api/gen.h         generators: API and object (after the coroutine
+ *                     object it holds)
  *   tasks/types.h     the task, scope and loop objects
+ *   api/combine.h     combinators: API and the call record (after the
+ *                     task object it holds)
  *   --- the rest is the implementation (HSAFE_IMPLEMENTATION) ---
  *   cpu/...           register clearing, fast zero scan, one file per
  *                     architecture (contract: cpu/interface.h)
@@ -194,8 +205,15 @@
  *   core/thread.h     the one thread-local root
  *   core/errors.h, core/config.h, core/pool.h, core/run.h,
  *   core/overflow.h, core/grow.h    the core, one concern each
+ *   core/gen.h        generators (next, yield, close; a producer's
+ *                     blocking calls relayed to the task pulling it)
  *   tasks/timer.h, tasks/io.h, tasks/sched.h   scoped tasks: deadlines,
  *                     fd readiness and the clock, the scheduler and scopes
+ *                     (tasks/remote.h, between io.h and sched.h: posts and
+ *                     wakeups from other threads)
+ *   tasks/combine.h   combinators: join all, try-join, race, race_ok,
+ *                     timeout
+ *   tasks/chan.h      channels and select (api/chan.h)
  */
 
 /* The version (the rest of this file is the list of parts). */
@@ -565,7 +583,9 @@ HSAFE__BEGIN_C
     X(HSAFE_ELOCK,      -9, "mlock failed (check RLIMIT_MEMLOCK / ulimit -l)")        \
     X(HSAFE_ENOTSUP,   -10, "not supported on this platform or build")                \
     X(HSAFE_ECANCELED, -11, "cancelled: the task was cancelled")                      \
-    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")
+    X(HSAFE_ETIMEDOUT, -12, "timed out: the deadline passed")                       \
+    X(HSAFE_ECLOSED,   -13, "channel closed (and, for a receive, drained)")          \
+    X(HSAFE_EAGAIN,    -14, "would block: nothing could be done without waiting")
 
 enum hsafe_error {
 #define HSAFE__ERROR_ENUM(name, value, text) name = (value),
@@ -630,8 +650,11 @@ HSAFE_API int hsafe_coro_init(hsafe_coro *co, void *stack, size_t stack_size,
                               hsafe_coro_fn fn, void *user);
 
 /* Release what hsafe_coro_init registered (sanitizer and Valgrind stack
- * records). A suspended coroutine is abandoned without unwinding: nothing
- * on its stack runs again. Call it before reusing or freeing the stack.
+ * records) and wipe the saved context in `co` (with ucontext it holds
+ * every register of the last switch). A suspended coroutine is abandoned
+ * without unwinding: nothing on its stack runs again. Call it before
+ * reusing or freeing the stack (which still holds what the coroutine
+ * wrote: release it to a pool, or hsafe_wipe it).
  * Errors: HSAFE_EINVAL (NULL); HSAFE_ESTATE (the coroutine is running). */
 HSAFE_API int hsafe_coro_fini(hsafe_coro *co);
 
@@ -978,11 +1001,16 @@ HSAFE__END_C
  *   (return or longjmp) while it was open, seen at the task's next
  *   blocking call; blocking calls outside a task or inside a hsafe_run
  *   nested in a task; a loop where every task waits and nothing can wake
- *   one (deadlock; the task tree is printed first).
+ *   one (deadlock; the task tree is printed first; a wait another thread
+ *   may end is not a deadlock: api/chan.h, "DEADLOCK OR EXTERNAL EVENT?").
+ *
+ * THREADS
+ *   One loop per thread; tasks stay on the loop that spawned them. Loops
+ *   reach each other through shared channels and hsafe_loop_post
+ *   (api/chan.h, which says exactly what is thread-safe).
  *
  * NOT (YET)
- *   One loop per thread, tasks stay on the loop that spawned them. Windows:
- *   everything but hsafe_fd_wait (HSAFE_ENOTSUP).
+ *   Windows: everything but hsafe_fd_wait (HSAFE_ENOTSUP).
  */
 #ifndef HSAFE__API_TASK_H
 #define HSAFE__API_TASK_H
@@ -1196,6 +1224,224 @@ HSAFE_API void hsafe_shield_end(hsafe_shield *sh);
 HSAFE__END_C
 #endif /* HSAFE__API_TASK_H */
 /* ---- end api/task.h ---- */
+/* ---- begin api/chan.h ---- */
+/* api/chan.h - channels between tasks, and posting work to a loop from any
+ * thread: public declarations and the objects (caller memory; their
+ * fields are private). Part of hsafe (the manual is hsafe.h). Uses
+ * core/base.h and the types of api/task.h. The implementation is in
+ * tasks/remote.h (posts, cross-thread wakeups) and tasks/chan.h.
+ *
+ * CHANNELS
+ *   A channel carries elements of one size (any size, 0 included) from
+ *   senders to receivers, first in first out. It lives in caller memory,
+ *   and so does its buffer: hsafe never allocates for it.
+ *     - buffered (cap > 0): a send waits only while cap elements are in
+ *       the buffer, a receive only while it is empty;
+ *     - unbuffered (cap 0): a rendezvous; a send waits for a receiver and
+ *       the value goes straight from the sender's memory to the
+ *       receiver's.
+ *   Waiters are served first come, first served (per channel).
+ *
+ *   Closing (Go semantics): receivers get what is in the buffer, then
+ *   HSAFE_ECLOSED; a send on a closed channel returns HSAFE_ECLOSED and
+ *   sends nothing; tasks waiting to send or receive when it closes get
+ *   HSAFE_ECLOSED.
+ *
+ *   Blocking calls (hsafe_chan_send, hsafe_chan_recv, hsafe_chan_select)
+ *   follow the rules of api/task.h: only inside a task; a deadline in the
+ *   past makes them a poll (HSAFE_ETIMEDOUT when nothing was ready); a
+ *   cancelled task gets HSAFE_ECANCELED at once, every time, before
+ *   anything is tried; a shield's grace deadline caps the wait. A call that
+ *   returns HSAFE_ECANCELED or HSAFE_ETIMEDOUT did nothing: a send did not
+ *   happen (its value was not taken), a receive took nothing. When a value
+ *   was handed to a waiting task and the task was cancelled (or its
+ *   deadline passed) before it ran again, the operation happened and the
+ *   call reports success: no value is ever lost or duplicated. (The task's
+ *   next blocking call then sees the cancellation.)
+ *   The hsafe_chan_try_* calls never block, work outside tasks too, and
+ *   return HSAFE_EAGAIN when they would have to wait.
+ *
+ * SHARED CHANNELS (between threads)
+ *   A channel made with HSAFE_CHAN_SHARED may be used from any number of
+ *   threads at once: tasks on different loops (one loop per core) block on
+ *   it, and plain threads use the try_* calls and hsafe_chan_close. A spin
+ *   lock (few instructions held; it yields the CPU when contended) guards
+ *   it; a task on another loop is woken through that loop's remote queue
+ *   (hsafe_loop_post's mechanism). A channel without the flag belongs to
+ *   one loop: it is bound to the loop of the first task that blocks on it,
+ *   and blocking on it from another loop is misuse (aborts).
+ *
+ * POSTING TO A LOOP (any thread)
+ *   hsafe_loop_post(loop, fn, arg) queues fn(arg) to run on the loop's own
+ *   thread, between scheduler passes (not in a task: fn must not block; it
+ *   may spawn nothing, but it may use the try_* calls, hsafe_chan_close and
+ *   hsafe_scope_cancel) and wakes the loop if it sleeps: an eventfd on
+ *   Linux, a pipe on other POSIX systems, an event object on Windows.
+ *
+ * DEADLOCK OR EXTERNAL EVENT?
+ *   An idle loop (every task waits) reports a deadlock and aborts only when
+ *   nothing can wake it. It waits instead (in the kernel, no spinning) as
+ *   long as any of these holds: a timer is armed, a task waits on an fd, a
+ *   task waits in a channel call that involves a shared channel (another
+ *   thread may complete it), a post or remote wakeup is queued, or the
+ *   loop's reference count (hsafe_loop_ref) is above zero. A task waiting
+ *   on shared channels whose only peers are on the same loop therefore
+ *   hangs instead of being reported.
+ *
+ * THREAD SAFETY, EXACTLY
+ *   From any thread, at any time between hsafe_loop_init and
+ *   hsafe_loop_fini of that loop: hsafe_loop_post, hsafe_loop_ref,
+ *   hsafe_loop_unref. On a HSAFE_CHAN_SHARED channel from any thread:
+ *   every hsafe_chan_* call except hsafe_chan_init (the blocking ones only
+ *   inside a task). Everything else in hsafe_chan_* and api/task.h (a
+ *   channel without the flag; scopes, tasks, loops) is for the loop's own
+ *   thread only. hsafe_loop_fini must not overlap a post: the program makes
+ *   sure no thread posts to the loop (or wakes one of its tasks) when it is
+ *   finalised.
+ *
+ * WINDOWS
+ *   Everything above works (the loop waits on an event object; threads are
+ *   the program's: CreateThread or winpthreads). fd waits remain
+ *   HSAFE_ENOTSUP there (api/task.h).
+ */
+#ifndef HSAFE__API_CHAN_H
+#define HSAFE__API_CHAN_H
+HSAFE__BEGIN_C
+
+/* ---- Posting to a loop from any thread ------------------------------------ */
+
+/* A posted function (runs on the loop's thread, outside any task). */
+typedef void (*hsafe_post_fn)(void *arg);
+
+#define HSAFE_LOOP_POST_SLOTS 64    /* posts that may wait at once, per loop */
+
+/* Queue fn(arg) to run on `loop`'s thread soon (when it runs: a loop that
+ * is not running keeps its posts for its next hsafe_loop_run) and wake the
+ * loop if it sleeps. Posts from one thread run in the order posted. At
+ * most HSAFE_LOOP_POST_SLOTS posts wait at once. Thread-safe.
+ * Errors: HSAFE_EINVAL (NULL fn, loop not initialised); HSAFE_EBUSY (the
+ * queue is full: the loop has not caught up; try again later). */
+HSAFE_API int hsafe_loop_post(hsafe_loop *loop, hsafe_post_fn fn, void *arg);
+
+/* Count the loop as waiting for something from another thread (a post it
+ * expects): while the count is above zero an idle loop sleeps instead of
+ * reporting a deadlock. hsafe_loop_unref takes one back. Thread-safe.
+ * Errors: HSAFE_EINVAL (loop not initialised); HSAFE_ESTATE (unref below
+ * zero). */
+HSAFE_API int hsafe_loop_ref(hsafe_loop *loop);
+HSAFE_API int hsafe_loop_unref(hsafe_loop *loop);
+
+/* ---- Channels --------------------------------------------------------------- */
+
+typedef struct hsafe_chan hsafe_chan;
+
+/* Channel flags (hsafe_chan_init). */
+#define HSAFE_CHAN_SHARED 0x1u      /* usable from several threads and loops */
+
+/* Select clause operations. */
+#define HSAFE_CHAN_SEND 1
+#define HSAFE_CHAN_RECV 2
+
+/* Prepare `ch` (caller memory) for elements of elem_size bytes. cap 0
+ * makes an unbuffered (rendezvous) channel (buf may be NULL); otherwise
+ * buf holds cap * elem_size bytes, the caller's, untouched by hsafe after
+ * the channel is no longer used. No allocation. Not thread-safe: finish
+ * it before other threads see the channel.
+ * Errors: HSAFE_EINVAL (NULL ch; cap > 0 with NULL buf, or cap *
+ * elem_size overflowing; unknown flags). */
+HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_t cap,
+                              unsigned flags);
+
+/* Send elem_size bytes from `elem` (may be NULL when elem_size is 0):
+ * into the buffer, or straight to a waiting receiver; waits while neither
+ * is possible, until `deadline`. Returns 0 (sent); HSAFE_ECLOSED (closed:
+ * nothing sent); HSAFE_ETIMEDOUT, HSAFE_ECANCELED (nothing sent);
+ * HSAFE_EINVAL (not a channel, NULL elem). Outside a task: misuse. */
+HSAFE_API int hsafe_chan_send(hsafe_chan *ch, const void *elem, hsafe_time deadline);
+
+/* Receive one element into `elem` (NULL: discard it), waiting until one
+ * is there or `deadline`. Returns 0 (received); HSAFE_ECLOSED (closed and
+ * drained: nothing received); HSAFE_ETIMEDOUT, HSAFE_ECANCELED (nothing
+ * received); HSAFE_EINVAL (not a channel). Outside a task: misuse. */
+HSAFE_API int hsafe_chan_recv(hsafe_chan *ch, void *elem, hsafe_time deadline);
+
+/* The same without waiting, from anywhere (a shared channel: from any
+ * thread). Return 0, HSAFE_ECLOSED, HSAFE_EINVAL, or HSAFE_EAGAIN (would
+ * have to wait: nothing done). */
+HSAFE_API int hsafe_chan_try_send(hsafe_chan *ch, const void *elem);
+HSAFE_API int hsafe_chan_try_recv(hsafe_chan *ch, void *elem);
+
+/* Close the channel: no more sends (they return HSAFE_ECLOSED), receivers
+ * drain the buffer then get HSAFE_ECLOSED, and every task waiting on it is
+ * woken with HSAFE_ECLOSED. Not a blocking call: from anywhere.
+ * Errors: HSAFE_EINVAL (not a channel); HSAFE_ECLOSED (already closed). */
+HSAFE_API int hsafe_chan_close(hsafe_chan *ch);
+
+/* Elements in the buffer now, and the capacity (0: unbuffered). A snapshot
+ * for a shared channel. 0 for NULL. */
+HSAFE_API size_t hsafe_chan_len(hsafe_chan *ch);
+HSAFE_API size_t hsafe_chan_cap(const hsafe_chan *ch);
+
+/* ---- Select ----------------------------------------------------------------- */
+
+/* Private: a select in progress (in the selecting task's frame) and one
+ * clause's place in a channel's queue of waiters. */
+typedef struct hsafe__chan_sel {
+    int state;                      /* open, busy, given up, or clause + 1 */
+    int shared;                     /* a clause is on a shared channel */
+    hsafe_task *task;
+} hsafe__chan_sel;
+
+typedef struct hsafe__chan_waiter {
+    struct hsafe__chan_waiter *prev, *next;
+    hsafe__chan_sel *sel;
+    int index;                      /* the clause's index in the select */
+    int linked;                     /* in the channel's queue */
+} hsafe__chan_waiter;
+
+/* One clause of a select: set chan (NULL: the clause is left out), op
+ * (HSAFE_CHAN_SEND or HSAFE_CHAN_RECV) and elem (the value to send; where
+ * to receive, or NULL). After the select, rc of the clause that happened
+ * is 0 or HSAFE_ECLOSED (the channel was closed). */
+typedef struct hsafe_chan_clause {
+    hsafe_chan *chan;
+    int op;
+    void *elem;
+    int rc;
+    hsafe__chan_waiter w;           /* private */
+} hsafe_chan_clause;
+
+/* Wait until one clause can happen, do it (only that one) and return its
+ * index. When several are ready at once, the first in the array wins.
+ * A clause on a closed channel is ready (its rc is HSAFE_ECLOSED).
+ * Returns the index, or HSAFE_ETIMEDOUT (deadline; with no clause, a
+ * plain sleep), HSAFE_ECANCELED (nothing done), HSAFE_EINVAL (NULL c with
+ * n > 0, unknown op, a chan that is not a channel, NULL elem to send).
+ * Outside a task: misuse. */
+HSAFE_API int hsafe_chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline);
+
+/* Select with a default: the first ready clause's index, or HSAFE_EAGAIN
+ * at once when none is ready. Never blocks; from anywhere. Errors as
+ * hsafe_chan_select. */
+HSAFE_API int hsafe_chan_try_select(hsafe_chan_clause *c, size_t n);
+
+/* ---- The channel object (caller memory; fields private) ---------------------- */
+
+struct hsafe_chan {
+    uint32_t magic;
+    unsigned flags;
+    size_t elem_size, cap;
+    unsigned char *buf;
+    size_t head, count;             /* ring buffer */
+    int closed;
+    int lock;                       /* shared: the spin lock */
+    hsafe__chan_waiter *sendq, *sendq_tail, *recvq, *recvq_tail;
+    hsafe_loop *loop;               /* not shared: the loop it belongs to */
+};
+
+HSAFE__END_C
+#endif /* HSAFE__API_CHAN_H */
+/* ---- end api/chan.h ---- */
 /* ---- begin core/sanitize.h ---- */
 /* core/sanitize.h - ASan, TSan and Valgrind: whether this translation unit
  * is built with them, the runtime entry points hsafe calls at each switch,
@@ -3671,12 +3917,213 @@ HSAFE_API int hsafe_coro_fini(hsafe_coro *co)
     if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
+#if !defined(HSAFE_TEST_NO_WIPE)
+    /* The context of the last switch: backends that save registers in the
+     * context object itself (ucontext: every GPR, in caller memory) would
+     * keep what the coroutine held there. Found by the residue tests
+     * (tests/residue, the t-* scenarios, on task records). */
+    hsafe_wipe(&co->ctx, sizeof co->ctx);
+#endif
     co->status = HSAFE_CORO_DEAD;
     return HSAFE_OK;
 }
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/coro.h ---- */
+/* ---- begin api/gen.h ---- */
+/* api/gen.h - generators: a producer on its own pooled stack, pulled by
+ * its consumer one value at a time: hsafe_gen_*.
+ * Part of hsafe (the manual is hsafe.h). Public declarations and the
+ * generator object (it holds a coroutine, so hsafe.h includes this file
+ * after core/coro.h); uses core/base.h and the types of api/pool.h,
+ * api/run.h and api/task.h. The implementation is core/gen.h.
+ *
+ * MODEL
+ *   hsafe_gen_init(g, pool, fn, arg) takes a stack from `pool`; nothing
+ *   runs yet. Each hsafe_gen_next(g, in, &out) runs the producer fn until
+ *   it yields a value (next returns HSAFE_GEN_VALUE, out = the value) or
+ *   returns (next returns HSAFE_GEN_DONE, out = fn's return value, the
+ *   "final value", distinct from the yielded ones). `in` travels the other
+ *   way: the first next's `in` is fn's argument `first`, each later one is
+ *   what the producer's pending hsafe_gen_yield hands back in *in.
+ *   When the producer has returned, its cleanups have run and its stack
+ *   went back to the pool, which wipes what it wrote; the registers it may
+ *   have left are cleared right after the last switch back.
+ *
+ *       static uintptr_t count(hsafe_gen *g, void *arg, uintptr_t first) {
+ *           for (uintptr_t i = first; i < 10; i++)
+ *               if (hsafe_gen_yield(g, i, NULL) != 0) break;   // closed
+ *           return 100;                                        // final
+ *       }
+ *       hsafe_gen g; uintptr_t v;
+ *       hsafe_gen_init(&g, &pool, count, NULL);
+ *       while (hsafe_gen_next(&g, 0, &v) == HSAFE_GEN_VALUE) use(v);
+ *       hsafe_gen_close(&g);            // always; a no-op once finished
+ *
+ * CLOSING EARLY
+ *   hsafe_gen_close on a producer suspended in hsafe_gen_yield resumes it
+ *   once: that yield returns HSAFE_ECANCELED and the producer should
+ *   return. Its hsafe_cleanup_push handlers run as it returns, its stack
+ *   is wiped, and close returns after all that. A producer that yields
+ *   again after seeing HSAFE_ECANCELED ignored the close: misuse (aborts,
+ *   as Python's "generator ignored GeneratorExit"). Other calls in the
+ *   producer still work while it unwinds (it may sleep, say, to flush).
+ *
+ * WITH AND WITHOUT TASKS
+ *   Generators need no loop: plain C iteration works anywhere. Inside a
+ *   task (api/task.h) the producer may also call the blocking calls
+ *   (hsafe_sleep_until, hsafe_fd_wait, hsafe_yield, scopes, combinators):
+ *   they block the task that called hsafe_gen_next, other tasks run
+ *   meanwhile, and that task's cancellation reaches the producer (its
+ *   blocking calls return HSAFE_ECANCELED). A producer must join a scope
+ *   it opened before it yields (yielding with one open is misuse).
+ *   hsafe_panic in a producer ends the generator (not the task or run that
+ *   consumes it): its cleanups run, its stack is wiped, next returns
+ *   HSAFE_EPANIC and hsafe_gen_message() says why.
+ *   hsafe_cleanup_push in a producer registers the handler with the
+ *   generator: it runs when the producer returns, is closed, or panics.
+ *
+ * NOT
+ *   A generator is used by one thread. next and close from inside its own
+ *   producer (it is running) return HSAFE_ESTATE. A generator left alive
+ *   keeps its stack: close every generator you stop pulling (a task that
+ *   ends does not close the generators it made).
+ */
+#ifndef HSAFE__API_GEN_H
+#define HSAFE__API_GEN_H
+HSAFE__BEGIN_C
+
+typedef struct hsafe_gen hsafe_gen;
+
+/* The producer: `first` is the `in` of the first hsafe_gen_next; its
+ * return value is the final value (handed out with HSAFE_GEN_DONE). */
+typedef uintptr_t (*hsafe_gen_fn)(hsafe_gen *g, void *arg, uintptr_t first);
+
+/* What hsafe_gen_next returns besides the errors. */
+#define HSAFE_GEN_DONE  0   /* the producer returned; out = its final value */
+#define HSAFE_GEN_VALUE 1   /* the producer yielded; out = the value */
+
+#define HSAFE_GEN_MESSAGE_SIZE 128   /* bytes kept of a panic message */
+
+/* Prepare generator `g` (caller memory, fields private) to run fn(g, arg,
+ * first) on a stack taken from `pool` now. Nothing runs until the first
+ * hsafe_gen_next. Call hsafe_gen_close when done with it (it releases the
+ * stack of a producer that has not finished).
+ * Errors: HSAFE_EINVAL (NULL g, pool or fn; not a pool); those of
+ * hsafe_pool_acquire (HSAFE_EBUSY, HSAFE_ENOMEM, HSAFE_ELOCK). */
+HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, void *arg);
+
+/* Run the producer until its next value (HSAFE_GEN_VALUE) or its end
+ * (HSAFE_GEN_DONE), passing `in` (see MODEL); *out (out may be NULL) gets
+ * the value, or 0 on an error.
+ * Errors: HSAFE_EINVAL (NULL g, or not a generator); HSAFE_EFINISHED (it
+ * finished or was closed before this call); HSAFE_ESTATE (it is running:
+ * called from its own producer, or while the producer blocks in a task);
+ * HSAFE_EPANIC (the producer panicked during this call; later calls
+ * return HSAFE_EFINISHED). */
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out);
+
+/* From inside generator g's producer: hand `value` to the consumer and
+ * suspend until the next hsafe_gen_next, whose `in` goes to *in (may be
+ * NULL). Returns 0, or HSAFE_ECANCELED when the generator is being closed
+ * (the producer should return; *in is 0). Called anywhere but g's own
+ * producer, or again after returning HSAFE_ECANCELED, or with a scope
+ * opened by the producer still open: misuse (aborts). */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in);
+
+/* Finish g now: a producer suspended in a yield sees HSAFE_ECANCELED there
+ * and returns; its cleanups run and its stack is wiped and released
+ * before close returns. One that never ran just releases its stack. Safe
+ * to call again, and on a finished generator (returns 0).
+ * Errors: HSAFE_EINVAL (NULL, or not a generator); HSAFE_ESTATE (it is
+ * running: called from its own producer, or while it blocks in a task);
+ * HSAFE_EPANIC (the producer panicked while unwinding; it is finished). */
+HSAFE_API int hsafe_gen_close(hsafe_gen *g);
+
+/* Whether g can still produce: 1 before its end, 0 once it returned,
+ * panicked or was closed (and for NULL or a non-generator). */
+HSAFE_API int hsafe_gen_alive(const hsafe_gen *g);
+
+/* The panic message of a producer that ended by hsafe_panic, else "".
+ * Never NULL. */
+HSAFE_API const char *hsafe_gen_message(const hsafe_gen *g);
+
+/* The generator object: caller memory (stack, heap, static) that must stay
+ * put while the generator is alive; the fields are private. */
+struct hsafe_gen {
+    hsafe_coro co;                  /* the producer */
+    uint32_t magic;
+    int state;                      /* HSAFE__GEN_* (core/gen.h) */
+    int closing;                    /* 1 close asked, 2 the producer was told */
+    int op;                         /* why the producer switched out */
+    int panicked;
+    hsafe_gen_fn fn;
+    void *arg;
+    hsafe_pool *pool;
+    hsafe_stack *stack;
+    hsafe_cleanup *cleanups;        /* the producer's handlers */
+    struct hsafe_gen *outer;        /* the generator running when this one was resumed */
+    void *run_outer;                /* the innermost run then */
+    hsafe_task *task;               /* the task that resumed it, or NULL */
+    hsafe_scope *task_scopes;       /* that task's innermost open scope then */
+    char message[HSAFE_GEN_MESSAGE_SIZE];
+};
+
+/* Private: the magic and the states of the object, and the out-of-line
+ * parts of next and yield (core/gen.h): the bookkeeping before the switch
+ * (returns the thread's slot of the innermost generator), everything but
+ * a plain yield after it, the errors, the misuse report. */
+#define HSAFE__GEN_MAGIC 0x67656e72u    /* "genr" */
+enum { HSAFE__GEN_NEW = 1, HSAFE__GEN_SUSPENDED, HSAFE__GEN_RUNNING, HSAFE__GEN_DONE };
+HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g);
+HSAFE_API int hsafe__gen_after(hsafe_gen *g, int st, uintptr_t v, uintptr_t *out);
+HSAFE_API int hsafe__gen_next_error(const hsafe_gen *g, uintptr_t *out);
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g) __attribute__((noreturn));
+
+/* Inline, like hsafe_coro_resume: the switch then sits in the caller's
+ * loop, which saves its registers once rather than at every call. A
+ * generator pulled by a task takes the out-of-line path after the switch
+ * (the relay of blocking calls, the check of scopes). */
+static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+    struct hsafe_gen **slot;
+    int st;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC ||
+                        (g->state != HSAFE__GEN_SUSPENDED && g->state != HSAFE__GEN_NEW)))
+        return hsafe__gen_next_error(g, out);
+    slot = hsafe__gen_enter(g);
+    st = hsafe_coro_resume(&g->co, in, &v);
+    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->op != 0 || g->task))
+        return hsafe__gen_after(g, st, v, out);
+    *slot = g->outer;
+    g->state = HSAFE__GEN_SUSPENDED;
+    if (out) *out = v;
+    return HSAFE_GEN_VALUE;
+}
+
+/* Inline, so that no call/return pair straddles the switch (a return the
+ * return-stack predictor cannot know costs more than the switch). The
+ * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
+ * unless this runs on g's own stack. */
+static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
+                        g->closing))
+        hsafe__gen_yield_misuse(g);
+    v = hsafe_coro_yield(&g->co, value);
+    if (HSAFE__UNLIKELY(g->closing)) {
+        g->closing = 2;
+        v = 0;
+    }
+    if (in) *in = v;
+    return g->closing ? HSAFE_ECANCELED : HSAFE_OK;
+}
+
+HSAFE__END_C
+#endif /* HSAFE__API_GEN_H */
+/* ---- end api/gen.h ---- */
 /* ---- begin tasks/types.h ---- */
 /* tasks/types.h - the task, scope and loop objects (their fields are
  * private; api/task.h says what to do with them) and the timer node.
@@ -3717,12 +4164,18 @@ struct hsafe_task {
     int wait_kind;                  /* HSAFE__WAIT_* */
     int wait_rc;                    /* set by whoever wakes it */
     int wait_fd, wait_events;
+    int kept_fd;                    /* epoll: the fd whose registration this
+                                       task left disabled (tasks/io.h) */
+    size_t kept_gen;                /* loop->kept_gen when it did */
     hsafe__timer timer;
     /* shield */
     unsigned shield_depth;
     hsafe_time shield_grace;
     unsigned panicking;
     char message[HSAFE_TASK_MESSAGE_SIZE];   /* panic message, or "" */
+    /* remote wakeup (tasks/remote.h), under the loop's rmt_lock */
+    struct hsafe_task *rmt_next;
+    int rmt_queued;
 };
 
 struct hsafe_scope {
@@ -3759,13 +4212,149 @@ struct hsafe_loop {
     void *run_outer;                /* the run (if any) the loop runs in */
     struct hsafe_loop *prev_loop;
     int io_fd;                      /* epoll descriptor, or -1 */
+    size_t kept_gen;                /* bumped when a task takes over a
+                                       registration another one left */
     struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
     hsafe_task root;
+    /* from other threads (tasks/remote.h): the queues under rmt_lock, the
+     * flags atomic, ext_waiters the loop thread's own */
+    int rmt_lock;
+    int rmt_pending;                /* posts or wakeups queued */
+    int rmt_sleeping;               /* in (or entering) the idle wait */
+    int rmt_refs;                   /* hsafe_loop_ref count */
+    size_t ext_waiters;             /* tasks waiting on shared channels */
+    hsafe_task *rmt_head, *rmt_tail;    /* tasks to wake */
+    unsigned rmt_post_head, rmt_post_count;
+    struct { hsafe_post_fn fn; void *arg; } rmt_posts[HSAFE_LOOP_POST_SLOTS];
+    int rmt_fd[2];                  /* wake: eventfd (twice) or pipe; -1 */
+    void *rmt_event;                /* wake on Windows: an event HANDLE */
 };
 
 HSAFE__END_C
 #endif /* HSAFE__TASKS_TYPES_H */
 /* ---- end tasks/types.h ---- */
+/* ---- begin api/combine.h ---- */
+/* api/combine.h - combinators over scoped tasks: join all, try-join, race,
+ * first success, timeout (hsafe_join_all, hsafe_try_join, hsafe_race,
+ * hsafe_race_ok, hsafe_timeout).
+ * Part of hsafe (the manual is hsafe.h). Public declarations and the call
+ * record (it holds a task, so hsafe.h includes this file after
+ * tasks/types.h); uses api/task.h. The implementation is tasks/combine.h.
+ *
+ * MODEL
+ *   Each combinator runs the calls of a caller-provided array
+ *   concurrently, each as a child task (on a stack of the loop's pool) of
+ *   a scope it opens in the caller's frame, and returns when every one has
+ *   ended: like every scope, nothing it started still runs and every
+ *   cleanup it caused has run when it returns. No allocation: the calls
+ *   (and their tasks) live in the array. Fill fn, arg and name (may be
+ *   NULL) of each call; the combinator sets status and result:
+ *
+ *       static int fetch(void *arg, uintptr_t *result) { ...; *result = n; return 0; }
+ *       hsafe_call calls[2];
+ *       memset(calls, 0, sizeof calls);
+ *       calls[0].fn = fetch; calls[0].arg = "a";
+ *       calls[1].fn = fetch; calls[1].arg = "b";
+ *       size_t won;
+ *       int rc = hsafe_race(calls, 2, hsafe_after(ms(100)), &won);
+ *       if (rc >= 0) use(calls[won].result);
+ *
+ *   A call's status is what its fn returned, HSAFE_EPANIC if it panicked
+ *   (message: hsafe_task_message(&calls[i].task)), or, for a call that
+ *   never started (the caller was cancelled, the pool failed), the error
+ *   that stopped it. A call fails when its status is negative.
+ *
+ *   Calls still running when the outcome is decided (a winner, a failure
+ *   in hsafe_try_join, the deadline, the caller's cancellation) are
+ *   cancelled (level-triggered, as any task: their blocking calls return
+ *   HSAFE_ECANCELED) and joined before the combinator returns.
+ *
+ * FAIRNESS (deterministic)
+ *   Calls start in index order and the loop runs ready tasks first in,
+ *   first out, so the winner of a race is the call whose task ends first
+ *   in the loop's order. A tie (calls that end in the same pass of the
+ *   loop: without blocking, or woken by the same event) goes to the one
+ *   the loop ran first: the lowest index among calls that end in their
+ *   first run, the order they were woken in otherwise.
+ *
+ * WHERE
+ *   Only inside a task (like Trio's nursery functions, or Go's code that
+ *   always runs in a goroutine): called outside a task, or inside a
+ *   hsafe_run nested in a task, each is misuse and aborts. They are
+ *   blocking calls: a cancelled caller gets HSAFE_ECANCELED (its calls are
+ *   cancelled and joined first). When the pool has no free stack, a call
+ *   waits for one (hsafe_scope_spawn_wait) as calls before it end.
+ *
+ * DEADLINE
+ *   Each takes an absolute deadline (HSAFE_FOREVER for none): when it
+ *   passes before the outcome is decided, the calls are cancelled and
+ *   joined, and the combinator returns HSAFE_ETIMEDOUT.
+ *
+ * ERRORS of all five: HSAFE_EINVAL (NULL calls with n > 0, a NULL fn, a
+ *   call whose task is still alive; nothing was started); the errors of
+ *   hsafe_scope_spawn_wait for a call that could not start (the calls
+ *   before it are cancelled and joined; *index names it).
+ */
+#ifndef HSAFE__API_COMBINE_H
+#define HSAFE__API_COMBINE_H
+HSAFE__BEGIN_C
+
+/* A call's function: returns its status (>= 0 success) and may store a
+ * result in *result (0 if it does not). */
+typedef int (*hsafe_call_fn)(void *arg, uintptr_t *result);
+
+/* One call of a combinator, in the caller's array (it must outlive the
+ * combinator call). Zero it, then set fn, arg and name. */
+typedef struct hsafe_call {
+    hsafe_call_fn fn;           /* in */
+    void *arg;                  /* in */
+    const char *name;           /* in: the task's name (may be NULL) */
+    int status;                 /* out: see MODEL */
+    uintptr_t result;           /* out: what fn stored in *result */
+    hsafe_task task;            /* the call's task (readable once it ended) */
+    hsafe_cleanup done_;        /* private */
+    void *comb_;                /* private */
+} hsafe_call;
+
+/* Run calls[0..n) concurrently and wait for all of them (a failure does
+ * not cancel the others). Returns 0 if every call succeeded; else what
+ * happened first: the first failing call's status (*index = its index),
+ * HSAFE_ETIMEDOUT (deadline), HSAFE_ECANCELED (the caller was cancelled).
+ * *index (index may be NULL) is n when no call decided the outcome. Every
+ * call's own status and result are in the array. n == 0 returns 0. */
+HSAFE_API int hsafe_join_all(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* hsafe_join_all, but the first call to fail cancels the others: returns
+ * 0 if every call succeeded, else the first failure's status (*index =
+ * that call), HSAFE_ETIMEDOUT or HSAFE_ECANCELED. The others' statuses
+ * tell whether they finished or were cancelled. */
+HSAFE_API int hsafe_try_join(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* The first call to end wins, success or failure: the others are
+ * cancelled and joined; returns the winner's status, *index = the winner
+ * (its result in calls[*index].result). Without a winner: HSAFE_ETIMEDOUT
+ * (deadline), HSAFE_ECANCELED (the caller was cancelled), *index = n.
+ * Errors: HSAFE_EINVAL also for n == 0. */
+HSAFE_API int hsafe_race(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* The first call to succeed wins (Rust's race_ok, JavaScript's
+ * Promise.any): the others are cancelled and joined; returns its status
+ * (>= 0), *index = the winner. When every call failed, returns the status
+ * of the first one that failed (*index = it); each call's error is in its
+ * status. HSAFE_ETIMEDOUT, HSAFE_ECANCELED as for hsafe_race (*index = n).
+ * Errors: HSAFE_EINVAL also for n == 0. */
+HSAFE_API int hsafe_race_ok(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index);
+
+/* Run one call with a deadline. Returns its status when it ends on its
+ * own; when the deadline passes first it is cancelled and joined and the
+ * result is HSAFE_ETIMEDOUT (unless it still succeeded: a status >= 0 is
+ * returned as it is, the work was done); HSAFE_ECANCELED if the caller
+ * was cancelled (same exception). Errors: HSAFE_EINVAL (NULL call or fn). */
+HSAFE_API int hsafe_timeout(hsafe_call *call, hsafe_time deadline);
+
+HSAFE__END_C
+#endif /* HSAFE__API_COMBINE_H */
+/* ---- end api/combine.h ---- */
 
 /* ---- implementation: one translation unit ----------------------------- */
 #if defined(HSAFE__IMPL)
@@ -6054,6 +6643,7 @@ typedef struct hsafe__thread {
     hsafe_loop *loop;               /* the loop running on this thread
                                        (tasks/sched.h), or NULL */
     hsafe_pool *pool;               /* hsafe_thread_pool(), once made */
+    struct hsafe_gen *gen;          /* innermost running generator (core/gen.h) */
 } hsafe__thread;
 
 static __thread hsafe__thread hsafe__tls;
@@ -6683,6 +7273,10 @@ HSAFE_API int hsafe_run(hsafe_pool *pool, hsafe_run_fn fn, void *arg, uintptr_t 
  * is more recent, else NULL; ending it by a panic. */
 static hsafe_task *hsafe__task_innermost(void);
 __attribute__((noreturn)) static void hsafe__task_end_panic(hsafe_task *t);
+/* Generators (core/gen.h): the running producer when nothing (a run, a
+ * task) was entered inside it, else NULL; ending it by a panic. */
+static hsafe_gen *hsafe__gen_innermost(void);
+__attribute__((noreturn)) static void hsafe__gen_end_panic(hsafe_gen *g);
 
 __attribute__((noreturn)) static void hsafe__run_end_panic(hsafe__run *r)
 {
@@ -6695,7 +7289,17 @@ HSAFE_API void hsafe_panic(const char *fmt, ...)
 {
     hsafe__run *r = hsafe__tls.run;
     hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
     va_list ap;
+    if (g) {                        /* a panic in a producer ends the generator */
+        if (g->panicked)
+            hsafe__misuse("hsafe_panic in a generator that is already ending by a panic "
+                          "(from a cleanup handler?)");
+        va_start(ap, fmt);
+        vsnprintf(g->message, sizeof g->message, fmt ? fmt : "(null)", ap);
+        va_end(ap);
+        hsafe__gen_end_panic(g);
+    }
     if (t) {                        /* a panic in a task ends the task */
         if (t->panicking)
             hsafe__misuse("hsafe_panic in a task that is already ending by a panic "
@@ -6741,10 +7345,12 @@ static hsafe__run *hsafe__run_here(const char *what)
     return r;
 }
 
-/* The cleanup list of the innermost task or run. */
+/* The cleanup list of the innermost generator, task or run. */
 static hsafe_cleanup **hsafe__cleanups_here(const char *what)
 {
-    hsafe_task *t = hsafe__task_innermost();
+    hsafe_gen *g = hsafe__gen_innermost();
+    hsafe_task *t = g ? NULL : hsafe__task_innermost();
+    if (g) return &g->cleanups;
     return t ? &t->cleanups : &hsafe__run_here(what)->cleanups;
 }
 
@@ -6936,6 +7542,226 @@ HSAFE_API int hsafe_maybe_grow(hsafe_pool *pool, size_t red_zone, hsafe_run_fn f
 
 #endif /* HSAFE__IMPL */
 /* ---- end core/grow.h ---- */
+/* ---- begin core/gen.h ---- */
+/* core/gen.h - generators (api/gen.h): the producer's coroutine on a
+ * pooled stack, next/yield/close, the producer's cleanups and panic, and
+ * the relay that lets a producer inside a task block that task.
+ * Part of hsafe (the manual is hsafe.h; the API and the object are in
+ * api/gen.h). Implementation only, after core/run.h. Uses the coroutine
+ * core (hsafe_coro_*, hsafe__coro_exit), the pool, the CPU file
+ * (hsafe__cpu_clear_scratch), the thread root (hsafe__tls.gen: the
+ * innermost running generator; hsafe__tls.run) and, from the task layer,
+ * hsafe__task_innermost, hsafe__task_switch_out and a task's innermost
+ * open scope (tasks/types.h). No OS or architecture macros, no allocation.
+ *
+ * How a producer blocks inside a task: the task T called hsafe_gen_next,
+ * so the chain of stacks is scheduler -> T -> producer. A blocking call in
+ * the producer sets T's wait state as usual, then hsafe__task_switch_out
+ * asks hsafe__gen_relay first: the producer switches back to next (op
+ * BLOCK) on T's stack, and next switches T out as T's own blocking call
+ * would. When the scheduler resumes T, next resumes the producer, which
+ * returns from its blocking call. A producer of a generator pulled by
+ * another producer relays twice, the same way.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__GEN_IMPL)
+#define HSAFE__GEN_IMPL 1
+
+enum { HSAFE__GEN_OP_YIELD = 0, HSAFE__GEN_OP_BLOCK = 1 };
+
+static void hsafe__task_switch_out(hsafe_task *t);     /* tasks/sched.h */
+
+static int hsafe__gen_ok(const hsafe_gen *g) { return g && g->magic == HSAFE__GEN_MAGIC; }
+
+static hsafe_gen *hsafe__gen_innermost(void)
+{
+    hsafe_gen *g = hsafe__tls.gen;
+    if (!g || (void *)hsafe__tls.run != g->run_outer || hsafe__task_innermost() != g->task) return NULL;
+    return g;
+}
+
+/* From hsafe__task_switch_out: if the code switching task t out is the
+ * producer of a generator t resumed, hand the switch to t's hsafe_gen_next
+ * (see the top) and return 1 once t runs again; else 0. */
+static int hsafe__gen_relay(hsafe_task *t)
+{
+    hsafe_gen *g = hsafe__tls.gen;
+    if (!g || g->task != t || (void *)hsafe__tls.run != g->run_outer) return 0;
+    g->op = HSAFE__GEN_OP_BLOCK;
+    hsafe_coro_yield(&g->co, 0);
+    return 1;
+}
+
+static void hsafe__gen_run_cleanups(hsafe_gen *g)
+{
+    while (g->cleanups) {
+        hsafe_cleanup *c = g->cleanups;
+        g->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+static uintptr_t hsafe__gen_main(hsafe_coro *co, uintptr_t first)
+{
+    hsafe_gen *g = (hsafe_gen *)hsafe_coro_user(co);
+    hsafe_cleanup *c;
+    uintptr_t v = g->fn(g, g->arg, first);
+    if (g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("a generator's producer returned with a scope it opened still open: "
+                      "join it first");
+    for (c = g->cleanups; c; c = c->next)
+        if ((uintptr_t)c - (uintptr_t)co->stack_lo < co->stack_size
+#if defined(HSAFE__ASAN_FIBER)
+            || __asan_addr_is_in_fake_stack(__asan_get_current_fake_stack(), c, NULL, NULL)
+#endif
+            )
+            hsafe__misuse("a generator's producer returned with a cleanup handler still "
+                          "registered in a frame that has ended: pop it before returning");
+    hsafe__gen_run_cleanups(g);
+    return v;
+}
+
+__attribute__((noreturn)) static void hsafe__gen_end_panic(hsafe_gen *g)
+{
+    g->panicked = 1;
+    hsafe__gen_run_cleanups(g);
+    hsafe__coro_exit(&g->co, 0);
+}
+
+/* The producer's stack goes back to the pool (which wipes it). */
+static void hsafe__gen_release(hsafe_gen *g)
+{
+    hsafe_coro_fini(&g->co);
+    hsafe_pool_release(g->pool, g->stack);
+    g->stack = NULL;
+    g->state = HSAFE__GEN_DONE;
+}
+
+HSAFE_API int hsafe_gen_init(hsafe_gen *g, hsafe_pool *pool, hsafe_gen_fn fn, void *arg)
+{
+    hsafe_stack *st = NULL;
+    int rc;
+    if (!g || !fn || !hsafe__pool_ok(pool)) return HSAFE_EINVAL;
+    rc = hsafe_pool_acquire(pool, &st);
+    if (rc) return rc;
+    hsafe__cpu_init_once();
+    memset(g, 0, sizeof *g);
+    g->magic = HSAFE__GEN_MAGIC;
+    g->fn = fn;
+    g->arg = arg;
+    g->pool = pool;
+    g->stack = st;
+    hsafe_coro_init(&g->co, st->lo, st->size, hsafe__gen_main, g);
+    g->state = HSAFE__GEN_NEW;
+    return HSAFE_OK;
+}
+
+/* hsafe_gen_next's bookkeeping before its switch: who resumes g. */
+HSAFE_API struct hsafe_gen **hsafe__gen_enter(hsafe_gen *g)
+{
+    /* Two plain loads: gcc may merge them into one 16-byte load, which
+     * cannot take tls.gen from the 8-byte store the last next made (a
+     * store-forwarding stall, a few ns a call on x86_64). */
+    struct hsafe_gen *const volatile *gen = &hsafe__tls.gen;
+    g->outer = *gen;
+    g->run_outer = (void *)hsafe__tls.run;
+    g->task = hsafe__task_innermost();
+    g->task_scopes = g->task ? g->task->scopes : NULL;
+    g->state = HSAFE__GEN_RUNNING;
+    g->op = HSAFE__GEN_OP_YIELD;
+    hsafe__tls.gen = g;
+    return &hsafe__tls.gen;
+}
+
+/* After the switch back (the coroutine's status st, the value v): relay
+ * the producer's blocking calls to the task that pulls it (see the top)
+ * until it yields or ends. */
+HSAFE_API int hsafe__gen_after(hsafe_gen *g, int st, uintptr_t v, uintptr_t *out)
+{
+    while (st != HSAFE_CORO_FINISHED && g->op == HSAFE__GEN_OP_BLOCK) {
+        hsafe__tls.gen = g->outer;
+        hsafe__task_switch_out(g->task);   /* its wait state is set: block it */
+        hsafe__tls.gen = g;
+        g->op = HSAFE__GEN_OP_YIELD;
+        st = hsafe_coro_resume(&g->co, 0, &v);
+    }
+    hsafe__tls.gen = g->outer;
+    if (st != HSAFE_CORO_FINISHED && g->task && g->task->scopes != g->task_scopes)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded with a scope it opened still open: "
+                      "join it first");
+    if (st == HSAFE_CORO_FINISHED) {
+#if !defined(HSAFE_TEST_NO_WIPE)
+        hsafe__cpu_clear_scratch();        /* what the producer left in registers */
+#endif
+        hsafe__gen_release(g);
+        if (out) *out = g->panicked ? 0 : v;
+        return g->panicked ? HSAFE_EPANIC : HSAFE_GEN_DONE;
+    }
+    g->state = HSAFE__GEN_SUSPENDED;
+    if (out) *out = v;
+    return HSAFE_GEN_VALUE;
+}
+
+/* Run the producer (suspended or new) until it yields or ends. */
+static int hsafe__gen_resume(hsafe_gen *g, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v = 0;
+    int st;
+    hsafe__gen_enter(g);
+    st = hsafe_coro_resume(&g->co, in, &v);
+    return hsafe__gen_after(g, st, v, out);
+}
+
+/* hsafe_gen_next on something that cannot be resumed. */
+HSAFE_API int hsafe__gen_next_error(const hsafe_gen *g, uintptr_t *out)
+{
+    if (out) *out = 0;
+    if (!hsafe__gen_ok(g)) return HSAFE_EINVAL;
+    return g->state == HSAFE__GEN_RUNNING ? HSAFE_ESTATE : HSAFE_EFINISHED;
+}
+
+/* hsafe_gen_yield's checks failed (api/gen.h). */
+HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
+{
+    if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
+        hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
+                      "HSAFE_ECANCELED (the generator is being closed: return instead)");
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
+}
+
+HSAFE_API int hsafe_gen_close(hsafe_gen *g)
+{
+    uintptr_t v;
+    int rc;
+    if (!hsafe__gen_ok(g)) return HSAFE_EINVAL;
+    switch (g->state) {
+    case HSAFE__GEN_DONE:
+        return HSAFE_OK;
+    case HSAFE__GEN_RUNNING:
+        return HSAFE_ESTATE;
+    case HSAFE__GEN_NEW:                   /* nothing ran: nothing to unwind */
+        hsafe__gen_release(g);
+        return HSAFE_OK;
+    default:
+        g->closing = 1;
+        rc = hsafe__gen_resume(g, 0, &v);  /* its yield returns HSAFE_ECANCELED */
+        if (rc == HSAFE_GEN_VALUE)         /* cannot happen: a second yield aborts */
+            hsafe__misuse("hsafe_gen_close: the producer yielded while being closed");
+        return rc == HSAFE_EPANIC ? HSAFE_EPANIC : HSAFE_OK;
+    }
+}
+
+HSAFE_API int hsafe_gen_alive(const hsafe_gen *g)
+{
+    return hsafe__gen_ok(g) && g->state != HSAFE__GEN_DONE;
+}
+
+HSAFE_API const char *hsafe_gen_message(const hsafe_gen *g)
+{
+    return hsafe__gen_ok(g) ? g->message : "";
+}
+
+#endif /* HSAFE__IMPL */
+/* ---- end core/gen.h ---- */
 /* ---- begin tasks/timer.h ---- */
 /* tasks/timer.h - the loop's deadlines: an intrusive pairing heap of
  * hsafe__timer nodes (declared in api/task.h), ordered by `when`.
@@ -7030,12 +7856,17 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
  *                                             (0, HSAFE_EBUSY, HSAFE_EINVAL,
  *                                             HSAFE_ENOTSUP, or 1: the fd
  *                                             is always ready, e.g. a file)
- *   hsafe__tos_disarm(loop, t)                stop watching t's fd
+ *   hsafe__tos_disarm(loop, t, fired)         stop watching t's fd (fired:
+ *                                             its event ended the wait)
  *   hsafe__tos_wait(loop, timeout_ns)         sleep in the kernel until an
  *                                             armed fd is ready (calling
  *                                             hsafe__task_io_ready(t) for
  *                                             each) or timeout_ns passed
- *                                             (-1: no timeout, 0: poll)
+ *                                             (-1: no timeout, 0: poll);
+ *                                             also wakes for the loop's
+ *                                             remote wake (tasks/remote.h:
+ *                                             rmt_fd[0] / rmt_event, then
+ *                                             hsafe__rmt_signalled(loop))
  * Backends: epoll (Linux), poll() (other POSIX; on Linux too with
  * HSAFE_TEST_TASK_POLL, [impl] TESTS ONLY), and on Windows the clock and
  * a plain Sleep (no fd waits).
@@ -7044,6 +7875,8 @@ static void hsafe__th_remove(hsafe__timer **root, hsafe__timer *n)
 #define HSAFE__TASKS_IO_H 1
 
 static void hsafe__task_io_ready(hsafe_task *t);
+static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd);
+static void hsafe__rmt_signalled(hsafe_loop *loop);
 
 #if defined(HSAFE__OS_WIN32)
 #  define HSAFE__TOS_WIN32 1
@@ -7083,12 +7916,19 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     (void)loop; (void)t; (void)fd; (void)events;
     return HSAFE_ENOTSUP;
 }
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t) { (void)loop; (void)t; }
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
+{
+    (void)loop; (void)t; (void)fired;
+}
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
     int ms = hsafe__tos_ms(timeout_ns);
-    (void)loop;
-    Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+    if (!loop->rmt_event) {
+        Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+        return;
+    }
+    if (WaitForSingleObject((HANDLE)loop->rmt_event, ms < 0 ? INFINITE : (DWORD)ms) == WAIT_OBJECT_0)
+        hsafe__rmt_signalled(loop);
 }
 
 #else /* POSIX */
@@ -7114,6 +7954,23 @@ static void hsafe__tos_fini(hsafe_loop *loop)
     loop->io_fd = -1;
 }
 
+/* Registrations outlive a wait that its event ended. Every registration
+ * is EPOLLONESHOT: when its event is reported the kernel disables it, and
+ * it stays in the set, silent, until re-armed. So a wait that ended by its
+ * event leaves it there (no EPOLL_CTL_DEL), and the task remembers that fd
+ * (kept_fd); its next wait on the same fd re-arms it with one
+ * EPOLL_CTL_MOD. A connection task that waits on its socket again and
+ * again then pays one system call per wait instead of two (ADD, DEL). A
+ * wait that ended otherwise (deadline, cancellation) deletes its
+ * registration, which is still armed.
+ * Closing an fd removes its registration (the kernel does); a MOD on it
+ * then fails with ENOENT and the wait adds a new one. Another task that
+ * meets a left-over registration (ADD fails with EEXIST) gets HSAFE_EBUSY
+ * if some task waits on that fd, and takes the registration over
+ * otherwise; that bumps kept_gen, which voids every task's remembered fd
+ * (whose registration it was is not known). Caveat: a task that closed
+ * an fd and waits on whatever the number names next, while another task
+ * waits on it, takes that wait over instead of getting HSAFE_EBUSY. */
 static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
 {
     struct epoll_event ev;
@@ -7121,15 +7978,29 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     ev.events = EPOLLONESHOT | ((events & HSAFE_FD_READ) ? EPOLLIN : 0u) |
                 ((events & HSAFE_FD_WRITE) ? EPOLLOUT : 0u);
     ev.data.ptr = t;
+    if (t->kept_fd == fd && t->kept_gen == loop->kept_gen) {
+        t->kept_fd = -1;
+        if (epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0) return HSAFE_OK;
+        if (errno != ENOENT) return HSAFE_EINVAL;
+    }
     if (epoll_ctl(loop->io_fd, EPOLL_CTL_ADD, fd, &ev) == 0) return HSAFE_OK;
-    if (errno == EEXIST) return HSAFE_EBUSY;
+    if (errno == EEXIST) {
+        if (hsafe__task_waits_on_fd(loop, fd)) return HSAFE_EBUSY;
+        loop->kept_gen++;               /* a left-over registration: take it */
+        return epoll_ctl(loop->io_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? HSAFE_OK : HSAFE_EINVAL;
+    }
     if (errno == EPERM) return 1;       /* regular file: always ready */
     return HSAFE_EINVAL;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     struct epoll_event ev;
+    if (fired) {                        /* disabled by EPOLLONESHOT: keep it */
+        t->kept_fd = t->wait_fd;
+        t->kept_gen = loop->kept_gen;
+        return;
+    }
     memset(&ev, 0, sizeof ev);
     epoll_ctl(loop->io_fd, EPOLL_CTL_DEL, t->wait_fd, &ev);
 }
@@ -7139,7 +8010,10 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
     struct epoll_event evs[64];
     int n, i;
     n = epoll_wait(loop->io_fd, evs, 64, hsafe__tos_ms(timeout_ns));
-    for (i = 0; i < n; i++) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+    for (i = 0; i < n; i++) {
+        if (evs[i].data.ptr) hsafe__task_io_ready((hsafe_task *)evs[i].data.ptr);
+        else hsafe__rmt_signalled(loop);      /* the remote wake */
+    }
 }
 
 #else /* poll() */
@@ -7163,18 +8037,25 @@ static int hsafe__tos_arm(hsafe_loop *loop, hsafe_task *t, int fd, int events)
     return HSAFE_OK;
 }
 
-static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t)
+static void hsafe__tos_disarm(hsafe_loop *loop, hsafe_task *t, int fired)
 {
     int i;
+    (void)fired;
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++)
         if (loop->io_slots[i].task == t) loop->io_slots[i].task = NULL;
 }
 
 static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 {
-    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS];
-    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS];
+    struct pollfd pfd[HSAFE__LOOP_POLL_SLOTS + 1];
+    hsafe_task *who[HSAFE__LOOP_POLL_SLOTS + 1];
     int i, n = 0;
+    if (loop->rmt_fd[0] >= 0) {                 /* the remote wake */
+        pfd[n].fd = loop->rmt_fd[0];
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        who[n++] = NULL;
+    }
     for (i = 0; i < HSAFE__LOOP_POLL_SLOTS; i++) {
         if (!loop->io_slots[i].task) continue;
         pfd[n].fd = loop->io_slots[i].fd;
@@ -7183,8 +8064,11 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
         who[n++] = loop->io_slots[i].task;
     }
     if (poll(pfd, (nfds_t)n, hsafe__tos_ms(timeout_ns)) <= 0) return;
-    for (i = 0; i < n; i++)
-        if (pfd[i].revents) hsafe__task_io_ready(who[i]);
+    for (i = 0; i < n; i++) {
+        if (!pfd[i].revents) continue;
+        if (who[i]) hsafe__task_io_ready(who[i]);
+        else hsafe__rmt_signalled(loop);
+    }
 }
 
 #endif /* epoll / poll */
@@ -7192,6 +8076,325 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 
 #endif /* HSAFE__TASKS_IO_H */
 /* ---- end tasks/io.h ---- */
+/* ---- begin tasks/remote.h ---- */
+/* tasks/remote.h - reaching a loop from other threads: the spin lock that
+ * shared channels and the loop's remote queue use, the loop's wake
+ * descriptor, hsafe_loop_post / hsafe_loop_ref, and remote task wakeups.
+ * Implementation part only, included by hsafe.h after tasks/io.h and
+ * before tasks/sched.h.
+ *
+ * Besides tasks/io.h, THE ONE TASKS FILE THAT TESTS OS FLAGS OR MAKES
+ * SYSTEM CALLS (the wake descriptor: an eventfd on Linux, a pipe on other
+ * POSIX systems (on Linux too with HSAFE_TEST_TASK_POLL, [impl] TESTS
+ * ONLY, as tasks/io.h), an auto-reset event on Windows; yielding the CPU
+ * in a contended lock). Uses from tasks/sched.h (declared here, defined there):
+ * hsafe__task_wake, hsafe__loop_ok; from tasks/io.h: hsafe__tos_wait and
+ * the epoll descriptor (loop->io_fd), which watches the wake descriptor
+ * with a NULL pointer.
+ *
+ * The protocol (loop fields in tasks/types.h):
+ *   - Other threads append to the loop's queues (posts: a ring of
+ *     HSAFE_LOOP_POST_SLOTS; tasks to wake: an intrusive list through
+ *     hsafe_task.rmt_next) under rmt_lock, set rmt_pending, and write the
+ *     wake descriptor only if the loop said it sleeps (rmt_sleeping),
+ *     so a busy loop costs them no system call.
+ *   - The loop drains the queues after each pass over its ready tasks
+ *     (hsafe__rmt_drain: one atomic load when nothing is queued). Before
+ *     its idle wait it sets rmt_sleeping and then reads rmt_pending (both
+ *     sequentially consistent, as the poster's store of rmt_pending and
+ *     read of rmt_sleeping): either the poster sees it sleeping and wakes
+ *     it, or the loop sees the post and does not sleep.
+ *   - A task is queued at most once (rmt_queued). A waiting task that
+ *     wakes for another reason (deadline, cancel) and finds its channel
+ *     operation done by another thread takes itself off the queue
+ *     (hsafe__rmt_unqueue) before it goes on, so no stale wakeup is ever
+ *     delivered and a task record is never left in a queue.
+ * Provides to tasks/sched.h and tasks/chan.h:
+ *   hsafe__spin_lock/unlock, hsafe__rmt_init/fini, hsafe__rmt_drain,
+ *   hsafe__rmt_idle_wait, hsafe__rmt_expected, hsafe__rmt_wake,
+ *   hsafe__rmt_unqueue.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_REMOTE_H)
+#define HSAFE__TASKS_REMOTE_H 1
+
+#if defined(HSAFE__OS_WIN32)
+#  define HSAFE__RMT_EVENT 1
+#elif defined(HSAFE__OS_LINUX) && !defined(HSAFE_TEST_TASK_POLL)
+#  define HSAFE__RMT_EVENTFD 1
+#  include <sys/eventfd.h>
+#  include <sched.h>
+#else
+#  define HSAFE__RMT_PIPE 1
+#  include <sched.h>
+#endif
+
+static void hsafe__task_wake(hsafe_task *t, int rc);
+static int hsafe__loop_ok(const hsafe_loop *l);
+
+/* ---- the spin lock ------------------------------------------------------- */
+/* Held for a few dozen instructions (a queue update, one element copied),
+ * or a system call when it wakes a sleeping loop. A waiter spins briefly,
+ * then gives its CPU away, so a holder that was preempted gets to run. */
+
+static void hsafe__cpu_yield(void)
+{
+#if defined(HSAFE__RMT_EVENT)
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+static void hsafe__spin_lock(int *l)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+            if (++spins >= 1024) { hsafe__cpu_yield(); spins = 0; }
+        }
+    }
+}
+
+static void hsafe__spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+/* ---- the wake descriptor ------------------------------------------------- */
+
+static int hsafe__rmt_init(hsafe_loop *l)
+{
+    l->rmt_fd[0] = l->rmt_fd[1] = -1;
+    l->rmt_event = NULL;
+#if defined(HSAFE__RMT_EVENT)
+    l->rmt_event = (void *)CreateEventA(NULL, FALSE, FALSE, NULL);
+    if (!l->rmt_event) return HSAFE_ENOMEM;
+#elif defined(HSAFE__RMT_EVENTFD)
+    l->rmt_fd[0] = l->rmt_fd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->rmt_fd[0] < 0) return HSAFE_ENOMEM;
+#else
+    {
+        int i;
+        if (pipe(l->rmt_fd) != 0) { l->rmt_fd[0] = l->rmt_fd[1] = -1; return HSAFE_ENOMEM; }
+        for (i = 0; i < 2; i++) {
+            fcntl(l->rmt_fd[i], F_SETFL, fcntl(l->rmt_fd[i], F_GETFL) | O_NONBLOCK);
+            fcntl(l->rmt_fd[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
+#endif
+#if defined(HSAFE__TOS_EPOLL)
+    {
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;             /* level-triggered; data.ptr NULL */
+        if (epoll_ctl(l->io_fd, EPOLL_CTL_ADD, l->rmt_fd[0], &ev) != 0) return HSAFE_ENOMEM;
+    }
+#endif
+    return HSAFE_OK;
+}
+
+static void hsafe__rmt_fini(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    if (l->rmt_event) CloseHandle((HANDLE)l->rmt_event);
+#else
+    if (l->rmt_fd[0] >= 0) close(l->rmt_fd[0]);
+    if (l->rmt_fd[1] >= 0 && l->rmt_fd[1] != l->rmt_fd[0]) close(l->rmt_fd[1]);
+#endif
+    l->rmt_fd[0] = l->rmt_fd[1] = -1;
+    l->rmt_event = NULL;
+}
+
+/* Any thread: make the loop's idle wait return. */
+static void hsafe__rmt_signal(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    SetEvent((HANDLE)l->rmt_event);
+#elif defined(HSAFE__RMT_EVENTFD)
+    uint64_t one = 1;
+    ssize_t n = write(l->rmt_fd[1], &one, sizeof one);
+    (void)n;                            /* EAGAIN: the counter is already set */
+#else
+    char one = 1;
+    ssize_t n = write(l->rmt_fd[1], &one, 1);
+    (void)n;                            /* EAGAIN: the pipe is full of wakes */
+#endif
+}
+
+/* The loop's thread, from hsafe__tos_wait: the wake descriptor fired;
+ * consume it (the queues are drained after the wait). */
+__attribute__((unused)) static void hsafe__rmt_signalled(hsafe_loop *l)
+{
+#if defined(HSAFE__RMT_EVENT)
+    (void)l;                            /* auto-reset */
+#elif defined(HSAFE__RMT_EVENTFD)
+    uint64_t v;
+    ssize_t n = read(l->rmt_fd[0], &v, sizeof v);
+    (void)n;
+#else
+    char buf[64];
+    while (read(l->rmt_fd[0], buf, sizeof buf) > 0) {}
+#endif
+}
+
+/* Under l->rmt_lock, after queueing something: tell the loop. */
+static void hsafe__rmt_kick(hsafe_loop *l)
+{
+    __atomic_store_n(&l->rmt_pending, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->rmt_sleeping, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&l->rmt_sleeping, 0, __ATOMIC_SEQ_CST))
+        hsafe__rmt_signal(l);
+}
+
+/* ---- remote task wakeups ------------------------------------------------- */
+
+/* Any thread but t's loop's: wake t (waiting in a channel call) on its
+ * own loop. The caller holds the lock of the channel t waits on, so t
+ * (and its loop) stay alive meanwhile. */
+static void hsafe__rmt_wake(hsafe_task *t)
+{
+    hsafe_loop *l = t->loop;
+    hsafe__spin_lock(&l->rmt_lock);
+    if (!t->rmt_queued) {
+        t->rmt_queued = 1;
+        t->rmt_next = NULL;
+        if (l->rmt_tail) l->rmt_tail->rmt_next = t;
+        else l->rmt_head = t;
+        l->rmt_tail = t;
+        hsafe__rmt_kick(l);
+    }
+    hsafe__spin_unlock(&l->rmt_lock);
+}
+
+/* t's own thread: take t off its loop's wake queue if it is there. */
+static void hsafe__rmt_unqueue(hsafe_task *t)
+{
+    hsafe_loop *l = t->loop;
+    hsafe_task *p, *prev = NULL;
+    hsafe__spin_lock(&l->rmt_lock);
+    if (t->rmt_queued) {
+        for (p = l->rmt_head; p && p != t; p = p->rmt_next) prev = p;
+        if (p) {
+            if (prev) prev->rmt_next = t->rmt_next;
+            else l->rmt_head = t->rmt_next;
+            if (l->rmt_tail == t) l->rmt_tail = prev;
+        }
+        t->rmt_queued = 0;
+        t->rmt_next = NULL;
+    }
+    hsafe__spin_unlock(&l->rmt_lock);
+}
+
+/* ---- the loop's side ----------------------------------------------------- */
+
+/* The loop's thread, between passes: wake the queued tasks, run the
+ * posts that were queued when it started (later ones wait a pass). */
+static void hsafe__rmt_drain(hsafe_loop *l)
+{
+    unsigned n;
+    if (!__atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE)) return;
+    hsafe__spin_lock(&l->rmt_lock);
+    __atomic_store_n(&l->rmt_pending, 0, __ATOMIC_RELAXED);
+    while (l->rmt_head) {
+        hsafe_task *t = l->rmt_head;
+        l->rmt_head = t->rmt_next;
+        t->rmt_next = NULL;
+        t->rmt_queued = 0;
+        hsafe__task_wake(t, HSAFE_OK);   /* to the ready queue: loop-local */
+    }
+    l->rmt_tail = NULL;
+    n = l->rmt_post_count;
+    hsafe__spin_unlock(&l->rmt_lock);
+    while (n--) {
+        hsafe_post_fn fn;
+        void *arg;
+        hsafe__spin_lock(&l->rmt_lock);
+        fn = l->rmt_posts[l->rmt_post_head].fn;
+        arg = l->rmt_posts[l->rmt_post_head].arg;
+        l->rmt_post_head = (l->rmt_post_head + 1) % HSAFE_LOOP_POST_SLOTS;
+        l->rmt_post_count--;
+        hsafe__spin_unlock(&l->rmt_lock);
+        fn(arg);
+    }
+}
+
+/* Can something from another thread still wake this idle loop? */
+static int hsafe__rmt_expected(hsafe_loop *l)
+{
+    return l->ext_waiters || __atomic_load_n(&l->rmt_refs, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE);
+}
+
+/* How long an idle loop whose tasks wait on shared channels watches its
+ * queue before it sleeps in the kernel (loads of one word, some
+ * microseconds; the clock is not read, it may cost more than the load in
+ * a VM): a peer thread streaming values usually answers within that, and
+ * then neither side makes a system call (the waker writes the wake
+ * descriptor only to a sleeper). */
+#define HSAFE__RMT_SPINS 4096
+
+/* The loop's idle wait (timeout_ns -1: none): sleeps unless something is
+ * queued already, then drains the queues. */
+static void hsafe__rmt_idle_wait(hsafe_loop *l, int64_t timeout_ns)
+{
+    if (l->ext_waiters && timeout_ns != 0) {
+        unsigned i;
+        for (i = 0; i < HSAFE__RMT_SPINS; i++) {
+            if (__atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE)) {
+                hsafe__rmt_drain(l);
+                return;
+            }
+        }
+    }
+    __atomic_store_n(&l->rmt_sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->rmt_pending, __ATOMIC_SEQ_CST)) timeout_ns = 0;
+    hsafe__tos_wait(l, timeout_ns);
+    __atomic_store_n(&l->rmt_sleeping, 0, __ATOMIC_SEQ_CST);
+    hsafe__rmt_drain(l);
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+HSAFE_API int hsafe_loop_post(hsafe_loop *loop, hsafe_post_fn fn, void *arg)
+{
+    int rc = HSAFE_OK;
+    if (!fn || !hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    hsafe__spin_lock(&loop->rmt_lock);
+    if (loop->rmt_post_count == HSAFE_LOOP_POST_SLOTS) {
+        rc = HSAFE_EBUSY;
+    } else {
+        unsigned i = (loop->rmt_post_head + loop->rmt_post_count) % HSAFE_LOOP_POST_SLOTS;
+        loop->rmt_posts[i].fn = fn;
+        loop->rmt_posts[i].arg = arg;
+        loop->rmt_post_count++;
+        hsafe__rmt_kick(loop);
+    }
+    hsafe__spin_unlock(&loop->rmt_lock);
+    return rc;
+}
+
+HSAFE_API int hsafe_loop_ref(hsafe_loop *loop)
+{
+    if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    __atomic_add_fetch(&loop->rmt_refs, 1, __ATOMIC_ACQ_REL);
+    return HSAFE_OK;
+}
+
+HSAFE_API int hsafe_loop_unref(hsafe_loop *loop)
+{
+    int v;
+    if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
+    v = __atomic_load_n(&loop->rmt_refs, __ATOMIC_ACQUIRE);
+    do {
+        if (v <= 0) return HSAFE_ESTATE;
+    } while (!__atomic_compare_exchange_n(&loop->rmt_refs, &v, v - 1, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    /* the loop may sleep waiting for nothing now: let it look again */
+    hsafe__spin_lock(&loop->rmt_lock);
+    hsafe__rmt_kick(loop);
+    hsafe__spin_unlock(&loop->rmt_lock);
+    return HSAFE_OK;
+}
+
+#endif /* HSAFE__TASKS_REMOTE_H */
+/* ---- end tasks/remote.h ---- */
 /* ---- begin tasks/sched.h ---- */
 /* tasks/sched.h - scoped tasks: the loop (scheduler), tasks, scopes,
  * cancellation, shields, the blocking calls and the task-tree dump.
@@ -7203,8 +8406,11 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
  * (hsafe__tls.run, to tell a task from a run nested in it), the thread
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
- * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
- * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
+ * core/overflow.h), hsafe__gen_relay (core/gen.h: a producer's blocking
+ * call blocks the task that pulls it), tasks/timer.h (hsafe__th_*),
+ * tasks/io.h (hsafe__tos_*: clock, fd readiness, idle sleep) and
+ * tasks/remote.h (hsafe__rmt_*: posts and wakeups from other threads,
+ * drained between passes and by the idle wait). No OS or architecture
  * macros here, no system calls, no allocation.
  *
  * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
@@ -7223,7 +8429,7 @@ static void hsafe__tos_wait(hsafe_loop *loop, int64_t timeout_ns)
 #define HSAFE__SCOPE_MAGIC 0x73636f70u   /* "scop" */
 
 enum { HSAFE__WAIT_NONE = 0, HSAFE__WAIT_YIELD, HSAFE__WAIT_SLEEP, HSAFE__WAIT_FD,
-       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK };
+       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK, HSAFE__WAIT_CHAN };
 enum { HSAFE__SCOPE_OPEN = 1, HSAFE__SCOPE_JOINING = 2, HSAFE__SCOPE_JOINED = 3 };
 enum { HSAFE__TIMER_TASK = 1, HSAFE__TIMER_SCOPE = 2 };
 
@@ -7318,6 +8524,7 @@ __attribute__((noinline)) static void hsafe__check_scopes(const hsafe_task *t)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     const volatile hsafe_scope *s = t->scopes;
+    if (here - (uintptr_t)t->co.stack_lo >= t->co.stack_size) return;   /* a producer's stack (core/gen.h) */
     if ((s && (uintptr_t)s - (uintptr_t)t->co.stack_lo < t->co.stack_size &&
          ((uintptr_t)s < here || s->magic != HSAFE__SCOPE_MAGIC || s->owner != t ||
           (s->state != HSAFE__SCOPE_OPEN && s->state != HSAFE__SCOPE_JOINING))) ||
@@ -7395,6 +8602,7 @@ static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
  * state (READY or WAITING) is already set. */
 static void hsafe__task_switch_out(hsafe_task *t)
 {
+    if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
     hsafe__check_scopes(t);
     hsafe_coro_yield(&t->co, 0);
 }
@@ -7520,7 +8728,7 @@ static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
 static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
 {
     hsafe_stack *st = t->stack;
-    hsafe_coro_fini(&t->co);
+    hsafe_coro_fini(&t->co);                  /* wipes its saved context */
     hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
     t->stack_used = st->last_used;
     t->stack = NULL;
@@ -7547,6 +8755,7 @@ static void hsafe__task_start(hsafe_loop *l, hsafe_scope *s, hsafe_task *t, hsaf
     t->scope = s;
     t->stack = st;
     t->wait_fd = -1;
+    t->kept_fd = -1;
     hsafe_coro_init(&t->co, st->lo, st->size, hsafe__task_main, t);
     if (s) {
         t->sib_prev = s->children_tail;
@@ -7610,17 +8819,19 @@ static void hsafe__loop_schedule(hsafe_loop *l)
             hsafe__loop_resume(l, t);
         }
         if (l->root.state == HSAFE_TASK_DONE) break;
+        hsafe__rmt_drain(l);
         if (l->ready_head) {
             if (l->io_waiters) hsafe__tos_wait(l, 0);
         } else if (l->timers) {
             int64_t d = l->timers->when - hsafe__tos_now();
-            hsafe__tos_wait(l, d < 0 ? 0 : d);
-        } else if (l->io_waiters) {
-            hsafe__tos_wait(l, -1);
+            hsafe__rmt_idle_wait(l, d < 0 ? 0 : d);
+        } else if (l->io_waiters || hsafe__rmt_expected(l)) {
+            hsafe__rmt_idle_wait(l, -1);
         } else {
             hsafe_loop_dump(l);
             hsafe__misuse("hsafe_loop_run: deadlock: every task waits and nothing can wake one "
-                          "(no deadline, no fd): the task tree is above");
+                          "(no deadline, no fd, no shared channel, no hsafe_loop_ref): "
+                          "the task tree is above");
         }
         hsafe__loop_expire(l);
     }
@@ -7638,6 +8849,12 @@ HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg)
     loop->pool = cfg->pool;
     rc = hsafe__tos_init(loop);
     if (rc) return rc;
+    rc = hsafe__rmt_init(loop);
+    if (rc) {
+        hsafe__rmt_fini(loop);
+        hsafe__tos_fini(loop);
+        return rc;
+    }
     loop->magic = HSAFE__LOOP_MAGIC;
     return HSAFE_OK;
 }
@@ -7646,6 +8863,7 @@ HSAFE_API int hsafe_loop_fini(hsafe_loop *loop)
 {
     if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
     if (loop->running) return HSAFE_ESTATE;
+    hsafe__rmt_fini(loop);
     hsafe__tos_fini(loop);
     loop->magic = 0;
     return HSAFE_OK;
@@ -7878,10 +9096,29 @@ HSAFE_API int hsafe_fd_wait(int fd, int events, hsafe_time deadline)
     t->wait_events = events;
     l->io_waiters++;
     rc = hsafe__task_block(t, HSAFE__WAIT_FD, hsafe__eff_deadline(t, deadline));
-    hsafe__tos_disarm(l, t);
+    hsafe__tos_disarm(l, t, rc == HSAFE_OK);   /* OK: only its event wakes it so */
     l->io_waiters--;
     t->wait_fd = -1;
     return rc;
+}
+
+/* Does a task of the loop wait on fd now? (Walks the task tree: only
+ * tasks/io.h's rare take-over of a left-over registration asks.) */
+static int hsafe__fd_waiter_in(const hsafe_task *t, int fd)
+{
+    const hsafe_scope *s;
+    const hsafe_task *c;
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind == HSAFE__WAIT_FD && t->wait_fd == fd)
+        return 1;
+    for (s = t->scopes; s; s = s->outer)
+        for (c = s->children; c; c = c->sib_next)
+            if (hsafe__fd_waiter_in(c, fd)) return 1;
+    return 0;
+}
+
+__attribute__((unused)) static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd)
+{
+    return hsafe__fd_waiter_in(&loop->root, fd);
 }
 
 HSAFE_API int hsafe_cancelled(void)
@@ -7967,11 +9204,11 @@ static void hsafe__dump_time(hsafe__out *o, hsafe_time t, hsafe_time now)
 static void hsafe__dump_task(hsafe__out *o, const hsafe_task *t, int depth, hsafe_time now)
 {
     static const char *const states[] = { "none", "ready", "running", "waiting", "done" };
-    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack" };
+    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack", "chan" };
     const hsafe_scope *s;
     hsafe__outf(o, "%*stask '%s' [%s", depth * 2, "", hsafe__tname(t),
                 t->state >= 0 && t->state <= 4 ? states[t->state] : "?");
-    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= 5) {
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= HSAFE__WAIT_CHAN) {
         hsafe__outf(o, ": %s", waits[t->wait_kind]);
         if (t->wait_kind == HSAFE__WAIT_FD) hsafe__outf(o, " %d", t->wait_fd);
         hsafe__outf(o, " until ");
@@ -8036,6 +9273,628 @@ HSAFE_API void hsafe_loop_dump(const hsafe_loop *loop)
 
 #endif /* HSAFE__TASKS_SCHED_H */
 /* ---- end tasks/sched.h ---- */
+/* ---- begin tasks/combine.h ---- */
+/* tasks/combine.h - combinators (api/combine.h): join all, try-join, race,
+ * first success, timeout, each one scope of child tasks.
+ * Implementation part only, after tasks/sched.h. Uses the public task API
+ * (scopes, spawn_wait, cleanups) and, from tasks/sched.h, hsafe__task_here
+ * (misuse outside a task) and the scope's fields (its cancel reason).
+ * No OS or architecture macros, no allocation.
+ *
+ * How: each call runs as a child task through hsafe__call_main, which
+ * registers a cleanup handler in the call record before calling fn. The
+ * handler runs when the task ends, whether fn returned or panicked (the
+ * task's status is set by then), and is where a race learns its winner:
+ * the first call to end (race) or to succeed (race_ok) while the scope is
+ * not cancelled yet wins, and cancels the scope.
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_COMBINE_H)
+#define HSAFE__TASKS_COMBINE_H 1
+
+enum { HSAFE__COMB_JOIN_ALL, HSAFE__COMB_TRY_JOIN, HSAFE__COMB_RACE, HSAFE__COMB_RACE_OK };
+
+typedef struct hsafe__comb {
+    hsafe_scope scope;
+    int kind;
+    hsafe_call *calls;
+    size_t n;
+    size_t winner;              /* n until a race is decided */
+} hsafe__comb;
+
+/* Cleanup handler of a call's task: it has ended (returned or panicked). */
+static void hsafe__call_done(void *p)
+{
+    hsafe_call *c = (hsafe_call *)p;
+    hsafe__comb *cb = (hsafe__comb *)c->comb_;
+    c->status = c->task.status;
+    if (cb->winner != cb->n || cb->scope.cancel_reason) return;
+    if (cb->kind == HSAFE__COMB_RACE || (cb->kind == HSAFE__COMB_RACE_OK && c->status >= 0)) {
+        cb->winner = (size_t)(c - cb->calls);
+        hsafe_scope_cancel(&cb->scope);
+    }
+}
+
+static int hsafe__call_main(void *p)
+{
+    hsafe_call *c = (hsafe_call *)p;
+    hsafe_cleanup_push(&c->done_, hsafe__call_done, c);
+    return c->fn(c->arg, &c->result);
+}
+
+static size_t hsafe__comb_index(const hsafe__comb *cb, const hsafe_task *t)
+{
+    size_t i;
+    for (i = 0; t && i < cb->n; i++)
+        if (&cb->calls[i].task == t) return i;
+    return cb->n;
+}
+
+static int hsafe__comb_run(int kind, hsafe_call *calls, size_t n, hsafe_time deadline,
+                           size_t *index, const char *what)
+{
+    hsafe__comb cb;
+    size_t i, started = 0, dummy;
+    int rc = HSAFE_OK, jrc, reason;
+    hsafe__task_here(what);
+    if (!index) index = &dummy;
+    *index = n;
+    if ((!calls && n) || (!n && (kind == HSAFE__COMB_RACE || kind == HSAFE__COMB_RACE_OK)))
+        return HSAFE_EINVAL;
+    for (i = 0; i < n; i++) {
+        const hsafe_task *t = &calls[i].task;
+#if defined(HSAFE__VALGRIND)
+        VALGRIND_MAKE_MEM_DEFINED(&calls[i].task.magic, sizeof t->magic + sizeof t->state);
+#endif
+        if (!calls[i].fn || (t->magic == HSAFE__TASK_MAGIC && t->state != HSAFE_TASK_NONE &&
+                             t->state != HSAFE_TASK_DONE))
+            return HSAFE_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        calls[i].status = 0;
+        calls[i].result = 0;
+        calls[i].comb_ = &cb;
+    }
+    cb.kind = kind;
+    cb.calls = calls;
+    cb.n = n;
+    cb.winner = n;
+    hsafe_scope_open(&cb.scope, what, kind == HSAFE__COMB_TRY_JOIN ? 0u : HSAFE_SCOPE_COLLECT_ALL,
+                     deadline);
+    for (; started < n; started++) {
+        hsafe_call *c = &calls[started];
+        rc = hsafe_scope_spawn_wait(&cb.scope, &c->task, hsafe__call_main, c, c->name, HSAFE_FOREVER);
+        if (rc) break;
+    }
+    for (i = started; i < n; i++) calls[i].status = rc;
+    if (rc) hsafe_scope_cancel(&cb.scope);
+    jrc = hsafe_scope_join(&cb.scope);
+    reason = cb.scope.cancel_reason;
+    if (cb.winner != n) {                       /* a race was decided */
+        *index = cb.winner;
+        return calls[cb.winner].status;
+    }
+    if (rc && reason != HSAFE_CANCEL_PARENT && reason != HSAFE_CANCEL_DEADLINE) {
+        *index = started;                       /* it could not start */
+        return rc;
+    }
+    switch (kind) {
+    case HSAFE__COMB_RACE:
+        return reason == HSAFE_CANCEL_DEADLINE ? HSAFE_ETIMEDOUT : HSAFE_ECANCELED;
+    case HSAFE__COMB_RACE_OK:
+        if (reason == HSAFE_CANCEL_DEADLINE) return HSAFE_ETIMEDOUT;
+        if (reason) return HSAFE_ECANCELED;
+        *index = hsafe__comb_index(&cb, hsafe_scope_failed(&cb.scope));   /* all failed */
+        return *index < n ? calls[*index].status : HSAFE_ECANCELED;
+    default:
+        if (jrc && hsafe_scope_failed(&cb.scope) && jrc == hsafe_scope_failed(&cb.scope)->status)
+            *index = hsafe__comb_index(&cb, hsafe_scope_failed(&cb.scope));
+        return jrc;
+    }
+}
+
+HSAFE_API int hsafe_join_all(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_JOIN_ALL, calls, n, deadline, index, "hsafe_join_all");
+}
+
+HSAFE_API int hsafe_try_join(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_TRY_JOIN, calls, n, deadline, index, "hsafe_try_join");
+}
+
+HSAFE_API int hsafe_race(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_RACE, calls, n, deadline, index, "hsafe_race");
+}
+
+HSAFE_API int hsafe_race_ok(hsafe_call *calls, size_t n, hsafe_time deadline, size_t *index)
+{
+    return hsafe__comb_run(HSAFE__COMB_RACE_OK, calls, n, deadline, index, "hsafe_race_ok");
+}
+
+HSAFE_API int hsafe_timeout(hsafe_call *call, hsafe_time deadline)
+{
+    size_t index;
+    int rc;
+    hsafe__task_here("hsafe_timeout");
+    if (!call) return HSAFE_EINVAL;
+    rc = hsafe__comb_run(HSAFE__COMB_JOIN_ALL, call, 1, deadline, &index, "hsafe_timeout");
+    if (call->status >= 0 && call->task.state == HSAFE_TASK_DONE && rc != HSAFE_EINVAL)
+        return call->status;                    /* it did its work */
+    return rc;
+}
+
+#endif /* HSAFE__TASKS_COMBINE_H */
+/* ---- end tasks/combine.h ---- */
+/* ---- begin tasks/chan.h ---- */
+/* tasks/chan.h - channels (api/chan.h): send, receive, close and select,
+ * on one loop or between threads. Implementation part only, included by
+ * hsafe.h after tasks/sched.h. Uses tasks/sched.h (hsafe__task_here,
+ * hsafe__task_block, hsafe__task_wake, hsafe__cancelled_eff,
+ * hsafe__eff_deadline, HSAFE__CONTAINER) and tasks/remote.h (the spin
+ * lock, hsafe__rmt_wake/unqueue). No system calls, no allocation, no
+ * platform tests.
+ *
+ * HOW IT WORKS
+ *   A channel has a ring buffer (cap elements; none when unbuffered) and
+ *   two FIFO queues of waiters: tasks waiting to send, tasks waiting to
+ *   receive. Every call is a select: hsafe_chan_send/recv are a select of
+ *   one clause. The select record (hsafe__chan_sel, in the caller's frame)
+ *   holds one state word, which decides who did what:
+ *     OPEN    nothing happened yet; BUSY  someone is deciding (a moment);
+ *     GAVEUP  the task gave up (deadline, cancel): nothing happened;
+ *     k + 1   clause k happened (only that one).
+ *   Whoever completes a waiting clause (a sender meeting a waiting
+ *   receiver, say) first moves the waiter's select from OPEN to BUSY, and
+ *   its own select too (the two in address order, so two threads never
+ *   wait for each other), then copies the value, sets both to "done" and
+ *   wakes the waiter. A waiter that wakes for its deadline or a cancel
+ *   moves its own select from OPEN to GAVEUP; if that fails, a clause was
+ *   done for it and it reports that (no value is lost). A waiter whose
+ *   select is over stays in a queue until its owner or the next visitor of
+ *   that queue unlinks it (the visitor skips it).
+ *   On one loop the state word is a plain int; when a clause is on a
+ *   HSAFE_CHAN_SHARED channel and queued there (so other threads may see
+ *   it) it is changed with atomic operations, each
+ *   shared channel's queues and buffer are under its spin lock, and a task
+ *   of another loop is woken through that loop's remote queue, while the
+ *   waker still holds the channel's lock (the waiter takes every lock of
+ *   its clauses again before it returns, so the waker is done with it and
+ *   its loop before the task can end).
+ */
+#if defined(HSAFE__IMPL) && !defined(HSAFE__TASKS_CHAN_H)
+#define HSAFE__TASKS_CHAN_H 1
+
+#define HSAFE__CHAN_MAGIC 0x6368616eu   /* "chan" */
+
+enum { HSAFE__SEL_OPEN = 0, HSAFE__SEL_GAVEUP = -1, HSAFE__SEL_BUSY = -2 };
+
+/* ---- the select state word ----------------------------------------------- */
+
+static int hsafe__sel_get(const hsafe__chan_sel *s)
+{
+    return s->shared ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : s->state;
+}
+
+static void hsafe__sel_set(hsafe__chan_sel *s, int v)
+{
+    if (s->shared) __atomic_store_n(&s->state, v, __ATOMIC_RELEASE);
+    else s->state = v;
+}
+
+/* OPEN -> BUSY (waits while another thread has it BUSY). 0 if the select
+ * is over (done or given up). */
+static int hsafe__sel_lock(hsafe__chan_sel *s)
+{
+    unsigned spins = 0;
+    if (!s->shared) {
+        if (s->state != HSAFE__SEL_OPEN) return 0;
+        s->state = HSAFE__SEL_BUSY;
+        return 1;
+    }
+    for (;;) {
+        int v = HSAFE__SEL_OPEN;
+        if (__atomic_compare_exchange_n(&s->state, &v, HSAFE__SEL_BUSY, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+        if (v != HSAFE__SEL_BUSY) return 0;
+        if (++spins >= 1024) { hsafe__cpu_yield(); spins = 0; }
+    }
+}
+
+/* Lock two selects (mine and a waiter's) in address order.
+ * 0: both locked; 1: mine is over; 2: the waiter's is over. */
+static int hsafe__sel_lock2(hsafe__chan_sel *me, hsafe__chan_sel *peer)
+{
+    hsafe__chan_sel *first = (uintptr_t)me < (uintptr_t)peer ? me : peer;
+    hsafe__chan_sel *second = first == me ? peer : me;
+    if (!hsafe__sel_lock(first)) return first == me ? 1 : 2;
+    if (!hsafe__sel_lock(second)) {
+        hsafe__sel_set(first, HSAFE__SEL_OPEN);
+        return second == me ? 1 : 2;
+    }
+    return 0;
+}
+
+/* ---- channel internals (caller holds the channel's lock) ------------------ */
+
+static void hsafe__chan_lock(hsafe_chan *ch)
+{
+    if (ch->flags & HSAFE_CHAN_SHARED) hsafe__spin_lock(&ch->lock);
+}
+
+static void hsafe__chan_unlock(hsafe_chan *ch)
+{
+    if (ch->flags & HSAFE_CHAN_SHARED) hsafe__spin_unlock(&ch->lock);
+}
+
+static hsafe_chan_clause *hsafe__clause_of(hsafe__chan_waiter *w)
+{
+    return HSAFE__CONTAINER(w, hsafe_chan_clause, w);
+}
+
+static void hsafe__wq_push(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+                           hsafe__chan_waiter *w)
+{
+    w->next = NULL;
+    w->prev = *tail;
+    if (*tail) (*tail)->next = w;
+    else *head = w;
+    *tail = w;
+    w->linked = 1;
+}
+
+static void hsafe__wq_unlink(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+                             hsafe__chan_waiter *w)
+{
+    if (w->prev) w->prev->next = w->next;
+    else *head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else *tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = 0;
+}
+
+static void hsafe__chan_unlink(hsafe_chan *ch, hsafe_chan_clause *c)
+{
+    if (c->op == HSAFE_CHAN_SEND) hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, &c->w);
+    else hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, &c->w);
+}
+
+static void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void *src)
+{
+    if (!dst) return;
+    switch (ch->elem_size) {            /* the usual sizes inline, not a call */
+    case 0: break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, ch->elem_size); break;
+    }
+}
+
+static void hsafe__chan_put(hsafe_chan *ch, const void *src)
+{
+    size_t i = ch->head + ch->count;
+    if (i >= ch->cap) i -= ch->cap;
+    if (ch->elem_size) hsafe__chan_copy(ch, ch->buf + i * ch->elem_size, src);
+    ch->count++;
+}
+
+static void hsafe__chan_take(hsafe_chan *ch, void *dst)
+{
+    if (ch->elem_size) hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
+    if (++ch->head == ch->cap) ch->head = 0;
+    ch->count--;
+}
+
+/* The waiter's task may go on: wake it on its loop. */
+static void hsafe__chan_wake(hsafe__chan_sel *s)
+{
+    hsafe_task *t = s->task;
+    if (!s->shared || t->loop == hsafe__tls.loop) hsafe__task_wake(t, HSAFE_OK);
+    else hsafe__rmt_wake(t);
+}
+
+/* Finish a waiting clause (its select is BUSY, held by us): unlink it, set
+ * its result, mark its select done, wake its task. */
+static void hsafe__chan_finish(hsafe_chan *ch, hsafe__chan_waiter *w, int rc)
+{
+    hsafe__chan_sel *s = w->sel;
+    hsafe_chan_clause *c = hsafe__clause_of(w);
+    hsafe__chan_unlink(ch, c);
+    c->rc = rc;
+    hsafe__sel_set(s, w->index + 1);
+    hsafe__chan_wake(s);
+}
+
+/* My clause c on ch (locked), for my select `me`: do it now if it can be
+ * done. 1: done (me says so, c->rc set); 0: it would have to wait; -1: my
+ * select is already over (a clause of mine queued on another channel was
+ * done by another thread, or I gave up). */
+static int hsafe__chan_try_op(hsafe_chan *ch, hsafe_chan_clause *c, hsafe__chan_sel *me)
+{
+    hsafe__chan_waiter *w, *next;
+    int done = c->w.index + 1;
+    if (c->op == HSAFE_CHAN_SEND) {
+        if (ch->closed) {
+            if (!hsafe__sel_lock(me)) return -1;
+            c->rc = HSAFE_ECLOSED;
+            hsafe__sel_set(me, done);
+            return 1;
+        }
+        /* a waiting receiver first (then the buffer is empty) */
+        for (w = ch->recvq; w; w = next) {
+            int r;
+            next = w->next;
+            if (w->sel == me) continue;               /* my own other clause */
+            r = hsafe__sel_lock2(me, w->sel);
+            if (r == 1) return -1;
+            if (r == 2) { hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, w); continue; }
+            hsafe__chan_copy(ch, hsafe__clause_of(w)->elem, c->elem);
+            c->rc = HSAFE_OK;
+            hsafe__sel_set(me, done);
+            hsafe__chan_finish(ch, w, HSAFE_OK);
+            return 1;
+        }
+        if (ch->count < ch->cap) {
+            if (!hsafe__sel_lock(me)) return -1;
+            hsafe__chan_put(ch, c->elem);
+            c->rc = HSAFE_OK;
+            hsafe__sel_set(me, done);
+            return 1;
+        }
+        return 0;
+    }
+    /* receive */
+    if (ch->count) {
+        if (!hsafe__sel_lock(me)) return -1;
+        hsafe__chan_take(ch, c->elem);
+        c->rc = HSAFE_OK;
+        hsafe__sel_set(me, done);
+        /* room now: the first live waiting sender's value goes in */
+        for (w = ch->sendq; w; w = next) {
+            next = w->next;
+            if (w->sel == me) continue;
+            if (!hsafe__sel_lock(w->sel)) { hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w); continue; }
+            hsafe__chan_put(ch, hsafe__clause_of(w)->elem);
+            hsafe__chan_finish(ch, w, HSAFE_OK);
+            break;
+        }
+        return 1;
+    }
+    for (w = ch->sendq; w; w = next) {         /* unbuffered: a waiting sender */
+        int r;
+        next = w->next;
+        if (w->sel == me) continue;
+        r = hsafe__sel_lock2(me, w->sel);
+        if (r == 1) return -1;
+        if (r == 2) { hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w); continue; }
+        hsafe__chan_copy(ch, c->elem, hsafe__clause_of(w)->elem);
+        c->rc = HSAFE_OK;
+        hsafe__sel_set(me, done);
+        hsafe__chan_finish(ch, w, HSAFE_OK);
+        return 1;
+    }
+    if (ch->closed) {
+        if (!hsafe__sel_lock(me)) return -1;
+        c->rc = HSAFE_ECLOSED;
+        hsafe__sel_set(me, done);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- select: every operation ---------------------------------------------- */
+
+static int hsafe__chan_ok(const hsafe_chan *ch) { return ch && ch->magic == HSAFE__CHAN_MAGIC; }
+
+/* blocking: 0 for the try_* forms (from anywhere, never waits). */
+static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline, int blocking,
+                              const char *what)
+{
+    hsafe__chan_sel sel;
+    hsafe_task *t = NULL;
+    hsafe_time dl = HSAFE_FOREVER;
+    size_t i, end = 0;
+    int may_wait = 0, queued = 0, rc = HSAFE_OK, r = 0, state, shared = 0;
+
+    if (blocking) t = hsafe__task_here(what);
+    if (n && !c) return HSAFE_EINVAL;
+    sel.state = HSAFE__SEL_OPEN;
+    sel.shared = 0;
+    sel.task = t;
+    for (i = 0; i < n; i++) {
+        hsafe_chan *ch = c[i].chan;
+        if (!ch) continue;
+        if (!hsafe__chan_ok(ch) || (c[i].op != HSAFE_CHAN_SEND && c[i].op != HSAFE_CHAN_RECV) ||
+            (c[i].op == HSAFE_CHAN_SEND && !c[i].elem && ch->elem_size))
+            return HSAFE_EINVAL;
+        if (ch->flags & HSAFE_CHAN_SHARED) {
+            shared = 1;
+        } else if (blocking) {
+            if (!ch->loop) ch->loop = t->loop;
+            else if (ch->loop != t->loop)
+                hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
+                                   "by several loops or threads needs HSAFE_CHAN_SHARED)",
+                                   what, hsafe__tname(t));
+        }
+    }
+    if (blocking) {
+        if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+        dl = hsafe__eff_deadline(t, deadline);
+        may_wait = dl == HSAFE_FOREVER || dl > hsafe__tos_now();
+    }
+
+    /* Each clause in order: done now if it can be, else queued (if we may
+     * wait), until one is done or (shared) another thread did one. */
+    for (i = 0; i < n; i++) {
+        hsafe_chan *ch = c[i].chan;
+        if (!ch) continue;
+        c[i].w.sel = &sel;
+        c[i].w.index = (int)i;
+        c[i].w.linked = 0;
+        hsafe__chan_lock(ch);
+        r = hsafe__chan_try_op(ch, &c[i], &sel);
+        if (r == 0 && may_wait) {
+            /* Until a clause is queued nobody else sees the select, so its
+             * state word needs atomics only from here on. */
+            sel.shared = shared;
+            if (c[i].op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c[i].w);
+            else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c[i].w);
+            queued = 1;
+        }
+        hsafe__chan_unlock(ch);
+        end = i + 1;
+        if (r != 0) break;
+    }
+
+    if (r == 0 && may_wait) {
+        hsafe_loop *l = t->loop;
+        if (shared) l->ext_waiters++;
+        for (;;) {
+            rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
+            if (!hsafe__sel_lock(&sel)) break;          /* a clause was done for us */
+            if (rc != HSAFE_OK) { hsafe__sel_set(&sel, HSAFE__SEL_GAVEUP); break; }
+            hsafe__sel_set(&sel, HSAFE__SEL_OPEN);       /* woken for nothing */
+        }
+        if (shared) l->ext_waiters--;
+    } else if (r == 0) {
+        sel.state = HSAFE__SEL_GAVEUP;                   /* nothing queued: ours alone */
+        rc = blocking ? HSAFE_ETIMEDOUT : HSAFE_EAGAIN;
+    }
+
+    /* Leave every queue (taking each lock also waits for a waker on
+     * another thread to be done with us). */
+    if (queued) {
+        for (i = 0; i < end; i++) {
+            hsafe_chan *ch = c[i].chan;
+            if (!ch) continue;
+            hsafe__chan_lock(ch);
+            if (c[i].w.linked) hsafe__chan_unlink(ch, &c[i]);
+            hsafe__chan_unlock(ch);
+        }
+        if (shared) hsafe__rmt_unqueue(t);
+    }
+    state = hsafe__sel_get(&sel);
+    return state > 0 ? state - 1 : rc;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_t cap,
+                              unsigned flags)
+{
+    if (!ch || (flags & ~HSAFE_CHAN_SHARED)) return HSAFE_EINVAL;
+    if (cap && ((!buf && elem_size) || (elem_size && cap > SIZE_MAX / elem_size)))
+        return HSAFE_EINVAL;
+    memset(ch, 0, sizeof *ch);
+    ch->flags = flags;
+    ch->elem_size = elem_size;
+    ch->cap = cap;
+    ch->buf = (unsigned char *)buf;
+    ch->magic = HSAFE__CHAN_MAGIC;
+    return HSAFE_OK;
+}
+
+/* One clause, as a select of one. */
+static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadline, int blocking,
+                           const char *what)
+{
+    hsafe_chan_clause c;
+    int r;
+    if (!ch || !hsafe__chan_ok(ch) || (op == HSAFE_CHAN_SEND && !elem && ch->elem_size)) {
+        if (blocking) hsafe__task_here(what);
+        return HSAFE_EINVAL;
+    }
+    c.chan = ch;
+    c.op = op;
+    c.elem = elem;
+    c.rc = HSAFE_OK;
+    /* Fast path: try it at once (the buffer, or a task waiting on the other
+     * side), with a select record nobody else sees yet. */
+    if ((!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) &&
+        (!blocking || (ch->flags & HSAFE_CHAN_SHARED) || ch->loop == hsafe__tls.loop)) {
+        hsafe__chan_sel me;
+        me.state = HSAFE__SEL_OPEN;
+        me.shared = 0;
+        me.task = NULL;
+        c.w.index = 0;
+        hsafe__chan_lock(ch);
+        r = hsafe__chan_try_op(ch, &c, &me);
+        hsafe__chan_unlock(ch);
+        if (r == 1) return c.rc;
+    }
+    r = hsafe__chan_select(&c, 1, deadline, blocking, what);
+    return r == 0 ? c.rc : r;
+}
+
+HSAFE_API int hsafe_chan_send(hsafe_chan *ch, const void *elem, hsafe_time deadline)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_SEND, (void *)(uintptr_t)elem, deadline, 1, "hsafe_chan_send");
+}
+
+HSAFE_API int hsafe_chan_recv(hsafe_chan *ch, void *elem, hsafe_time deadline)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_RECV, elem, deadline, 1, "hsafe_chan_recv");
+}
+
+HSAFE_API int hsafe_chan_try_send(hsafe_chan *ch, const void *elem)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_SEND, (void *)(uintptr_t)elem, 0, 0, "hsafe_chan_try_send");
+}
+
+HSAFE_API int hsafe_chan_try_recv(hsafe_chan *ch, void *elem)
+{
+    return hsafe__chan_one(ch, HSAFE_CHAN_RECV, elem, 0, 0, "hsafe_chan_try_recv");
+}
+
+HSAFE_API int hsafe_chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline)
+{
+    return hsafe__chan_select(c, n, deadline, 1, "hsafe_chan_select");
+}
+
+HSAFE_API int hsafe_chan_try_select(hsafe_chan_clause *c, size_t n)
+{
+    return hsafe__chan_select(c, n, 0, 0, "hsafe_chan_try_select");
+}
+
+HSAFE_API int hsafe_chan_close(hsafe_chan *ch)
+{
+    hsafe__chan_waiter *w;
+    if (!hsafe__chan_ok(ch)) return HSAFE_EINVAL;
+    hsafe__chan_lock(ch);
+    if (ch->closed) {
+        hsafe__chan_unlock(ch);
+        return HSAFE_ECLOSED;
+    }
+    ch->closed = 1;
+    while ((w = ch->recvq) != NULL) {
+        if (hsafe__sel_lock(w->sel)) hsafe__chan_finish(ch, w, HSAFE_ECLOSED);
+        else hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, w);
+    }
+    while ((w = ch->sendq) != NULL) {
+        if (hsafe__sel_lock(w->sel)) hsafe__chan_finish(ch, w, HSAFE_ECLOSED);
+        else hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, w);
+    }
+    hsafe__chan_unlock(ch);
+    return HSAFE_OK;
+}
+
+HSAFE_API size_t hsafe_chan_len(hsafe_chan *ch)
+{
+    size_t n;
+    if (!hsafe__chan_ok(ch)) return 0;
+    hsafe__chan_lock(ch);
+    n = ch->count;
+    hsafe__chan_unlock(ch);
+    return n;
+}
+
+HSAFE_API size_t hsafe_chan_cap(const hsafe_chan *ch) { return hsafe__chan_ok(ch) ? ch->cap : 0; }
+
+#endif /* HSAFE__TASKS_CHAN_H */
+/* ---- end tasks/chan.h ---- */
 #endif
 
 

@@ -2,7 +2,7 @@
  *
  *   cc -std=c11 -O2 -I. examples/demo.c -o demo && ./demo     (or: make demo)
  *
- * 1. a generator: a coroutine on a pooled stack that yields values;
+ * 1. a generator: a producer on a pooled stack that yields values;
  * 2. a sanitized run: a function handles a (fake) secret on a pooled stack,
  *    returns only its result, and hsafe wipes what it left on the stack;
  * 3. a run that fails with hsafe_panic(), and the message it returns;
@@ -16,36 +16,40 @@
 
 /* ---- 1. A generator: Fibonacci numbers below a limit -------------------- */
 
-static uintptr_t fibonacci(hsafe_coro *co, uintptr_t limit)
+/* The producer runs on a pooled stack; each hsafe_gen_yield hands a value
+ * to the consumer's hsafe_gen_next and waits there for the next one. Its
+ * return value is the generator's final value (here: how many it made). */
+static uintptr_t fibonacci(hsafe_gen *g, void *arg, uintptr_t limit)
 {
-    uintptr_t a = 0, b = 1;
+    uintptr_t a = 0, b = 1, count = 0;
+    (void)arg;
     while (a < limit) {
         uintptr_t next = a + b;
-        hsafe_coro_yield(co, a);        /* hand a to the resumer, wait */
+        if (hsafe_gen_yield(g, a, NULL) != HSAFE_OK) break;   /* closed early */
+        count++;
         a = b;
         b = next;
     }
-    return 0;                           /* finished */
+    return count;
 }
 
 static int demo_generator(hsafe_pool *pool)
 {
-    hsafe_stack *stack;
-    hsafe_coro co;
+    hsafe_gen gen;
     uintptr_t value;
-    int rc = hsafe_pool_acquire(pool, &stack);
-    if (rc != HSAFE_OK) return rc;
-    rc = hsafe_coro_init(&co, hsafe_stack_base(stack), hsafe_stack_size(stack), fibonacci, NULL);
+    int rc = hsafe_gen_init(&gen, pool, fibonacci, NULL);
     if (rc != HSAFE_OK) return rc;
 
     printf("1. generator:     ");
-    /* The first resume passes the limit; later ones pass nothing. */
-    while (hsafe_coro_resume(&co, 100, &value) == HSAFE_CORO_SUSPENDED)
+    /* The first next passes the limit; later ones pass nothing. */
+    while ((rc = hsafe_gen_next(&gen, 100, &value)) == HSAFE_GEN_VALUE)
         printf(" %lu", (unsigned long)value);
-    printf("\n");
+    printf("  (%lu values)\n", (unsigned long)value);   /* the final value */
 
-    hsafe_coro_fini(&co);
-    return hsafe_pool_release(pool, stack);   /* wiped, back in the pool */
+    /* Done: its stack went back to the pool, wiped. Closing is a no-op
+     * now; on a generator left early it unwinds the producer. */
+    hsafe_gen_close(&gen);
+    return rc == HSAFE_GEN_DONE ? HSAFE_OK : rc;
 }
 
 /* ---- 2. A sanitized run that handles a secret ----------------------------- */

@@ -8,8 +8,11 @@
  * (hsafe__tls.run, to tell a task from a run nested in it), the thread
  * root (hsafe__tls.loop: the loop of this thread) and hsafe__thread_prepare
  * (core/thread.h; the overflow diagnostic names the running task through
- * core/overflow.h), tasks/timer.h (hsafe__th_*) and tasks/io.h
- * (hsafe__tos_*: clock, fd readiness, idle sleep). No OS or architecture
+ * core/overflow.h), hsafe__gen_relay (core/gen.h: a producer's blocking
+ * call blocks the task that pulls it), tasks/timer.h (hsafe__th_*),
+ * tasks/io.h (hsafe__tos_*: clock, fd readiness, idle sleep) and
+ * tasks/remote.h (hsafe__rmt_*: posts and wakeups from other threads,
+ * drained between passes and by the idle wait). No OS or architecture
  * macros here, no system calls, no allocation.
  *
  * Per-thread state: ONE thread-local pointer, hsafe__tls.loop (the loop
@@ -28,7 +31,7 @@
 #define HSAFE__SCOPE_MAGIC 0x73636f70u   /* "scop" */
 
 enum { HSAFE__WAIT_NONE = 0, HSAFE__WAIT_YIELD, HSAFE__WAIT_SLEEP, HSAFE__WAIT_FD,
-       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK };
+       HSAFE__WAIT_JOIN, HSAFE__WAIT_STACK, HSAFE__WAIT_CHAN };
 enum { HSAFE__SCOPE_OPEN = 1, HSAFE__SCOPE_JOINING = 2, HSAFE__SCOPE_JOINED = 3 };
 enum { HSAFE__TIMER_TASK = 1, HSAFE__TIMER_SCOPE = 2 };
 
@@ -123,6 +126,7 @@ __attribute__((noinline)) static void hsafe__check_scopes(const hsafe_task *t)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     const volatile hsafe_scope *s = t->scopes;
+    if (here - (uintptr_t)t->co.stack_lo >= t->co.stack_size) return;   /* a producer's stack (core/gen.h) */
     if ((s && (uintptr_t)s - (uintptr_t)t->co.stack_lo < t->co.stack_size &&
          ((uintptr_t)s < here || s->magic != HSAFE__SCOPE_MAGIC || s->owner != t ||
           (s->state != HSAFE__SCOPE_OPEN && s->state != HSAFE__SCOPE_JOINING))) ||
@@ -200,6 +204,7 @@ static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
  * state (READY or WAITING) is already set. */
 static void hsafe__task_switch_out(hsafe_task *t)
 {
+    if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
     hsafe__check_scopes(t);
     hsafe_coro_yield(&t->co, 0);
 }
@@ -325,7 +330,7 @@ static void hsafe__child_done(hsafe_scope *s, hsafe_task *c)
 static void hsafe__task_finish(hsafe_loop *l, hsafe_task *t)
 {
     hsafe_stack *st = t->stack;
-    hsafe_coro_fini(&t->co);
+    hsafe_coro_fini(&t->co);                  /* wipes its saved context */
     hsafe_pool_release(l->pool, st);          /* wipes what t wrote */
     t->stack_used = st->last_used;
     t->stack = NULL;
@@ -352,6 +357,7 @@ static void hsafe__task_start(hsafe_loop *l, hsafe_scope *s, hsafe_task *t, hsaf
     t->scope = s;
     t->stack = st;
     t->wait_fd = -1;
+    t->kept_fd = -1;
     hsafe_coro_init(&t->co, st->lo, st->size, hsafe__task_main, t);
     if (s) {
         t->sib_prev = s->children_tail;
@@ -415,17 +421,19 @@ static void hsafe__loop_schedule(hsafe_loop *l)
             hsafe__loop_resume(l, t);
         }
         if (l->root.state == HSAFE_TASK_DONE) break;
+        hsafe__rmt_drain(l);
         if (l->ready_head) {
             if (l->io_waiters) hsafe__tos_wait(l, 0);
         } else if (l->timers) {
             int64_t d = l->timers->when - hsafe__tos_now();
-            hsafe__tos_wait(l, d < 0 ? 0 : d);
-        } else if (l->io_waiters) {
-            hsafe__tos_wait(l, -1);
+            hsafe__rmt_idle_wait(l, d < 0 ? 0 : d);
+        } else if (l->io_waiters || hsafe__rmt_expected(l)) {
+            hsafe__rmt_idle_wait(l, -1);
         } else {
             hsafe_loop_dump(l);
             hsafe__misuse("hsafe_loop_run: deadlock: every task waits and nothing can wake one "
-                          "(no deadline, no fd): the task tree is above");
+                          "(no deadline, no fd, no shared channel, no hsafe_loop_ref): "
+                          "the task tree is above");
         }
         hsafe__loop_expire(l);
     }
@@ -443,6 +451,12 @@ HSAFE_API int hsafe_loop_init(hsafe_loop *loop, const hsafe_loop_config *cfg)
     loop->pool = cfg->pool;
     rc = hsafe__tos_init(loop);
     if (rc) return rc;
+    rc = hsafe__rmt_init(loop);
+    if (rc) {
+        hsafe__rmt_fini(loop);
+        hsafe__tos_fini(loop);
+        return rc;
+    }
     loop->magic = HSAFE__LOOP_MAGIC;
     return HSAFE_OK;
 }
@@ -451,6 +465,7 @@ HSAFE_API int hsafe_loop_fini(hsafe_loop *loop)
 {
     if (!hsafe__loop_ok(loop)) return HSAFE_EINVAL;
     if (loop->running) return HSAFE_ESTATE;
+    hsafe__rmt_fini(loop);
     hsafe__tos_fini(loop);
     loop->magic = 0;
     return HSAFE_OK;
@@ -683,10 +698,29 @@ HSAFE_API int hsafe_fd_wait(int fd, int events, hsafe_time deadline)
     t->wait_events = events;
     l->io_waiters++;
     rc = hsafe__task_block(t, HSAFE__WAIT_FD, hsafe__eff_deadline(t, deadline));
-    hsafe__tos_disarm(l, t);
+    hsafe__tos_disarm(l, t, rc == HSAFE_OK);   /* OK: only its event wakes it so */
     l->io_waiters--;
     t->wait_fd = -1;
     return rc;
+}
+
+/* Does a task of the loop wait on fd now? (Walks the task tree: only
+ * tasks/io.h's rare take-over of a left-over registration asks.) */
+static int hsafe__fd_waiter_in(const hsafe_task *t, int fd)
+{
+    const hsafe_scope *s;
+    const hsafe_task *c;
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind == HSAFE__WAIT_FD && t->wait_fd == fd)
+        return 1;
+    for (s = t->scopes; s; s = s->outer)
+        for (c = s->children; c; c = c->sib_next)
+            if (hsafe__fd_waiter_in(c, fd)) return 1;
+    return 0;
+}
+
+__attribute__((unused)) static int hsafe__task_waits_on_fd(const hsafe_loop *loop, int fd)
+{
+    return hsafe__fd_waiter_in(&loop->root, fd);
 }
 
 HSAFE_API int hsafe_cancelled(void)
@@ -772,11 +806,11 @@ static void hsafe__dump_time(hsafe__out *o, hsafe_time t, hsafe_time now)
 static void hsafe__dump_task(hsafe__out *o, const hsafe_task *t, int depth, hsafe_time now)
 {
     static const char *const states[] = { "none", "ready", "running", "waiting", "done" };
-    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack" };
+    static const char *const waits[] = { "", "yield", "sleep", "fd", "join", "stack", "chan" };
     const hsafe_scope *s;
     hsafe__outf(o, "%*stask '%s' [%s", depth * 2, "", hsafe__tname(t),
                 t->state >= 0 && t->state <= 4 ? states[t->state] : "?");
-    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= 5) {
+    if (t->state == HSAFE_TASK_WAITING && t->wait_kind > 0 && t->wait_kind <= HSAFE__WAIT_CHAN) {
         hsafe__outf(o, ": %s", waits[t->wait_kind]);
         if (t->wait_kind == HSAFE__WAIT_FD) hsafe__outf(o, " %d", t->wait_fd);
         hsafe__outf(o, " until ");

@@ -37,12 +37,18 @@ struct hsafe_task {
     int wait_kind;                  /* HSAFE__WAIT_* */
     int wait_rc;                    /* set by whoever wakes it */
     int wait_fd, wait_events;
+    int kept_fd;                    /* epoll: the fd whose registration this
+                                       task left disabled (tasks/io.h) */
+    size_t kept_gen;                /* loop->kept_gen when it did */
     hsafe__timer timer;
     /* shield */
     unsigned shield_depth;
     hsafe_time shield_grace;
     unsigned panicking;
     char message[HSAFE_TASK_MESSAGE_SIZE];   /* panic message, or "" */
+    /* remote wakeup (tasks/remote.h), under the loop's rmt_lock */
+    struct hsafe_task *rmt_next;
+    int rmt_queued;
 };
 
 struct hsafe_scope {
@@ -79,8 +85,22 @@ struct hsafe_loop {
     void *run_outer;                /* the run (if any) the loop runs in */
     struct hsafe_loop *prev_loop;
     int io_fd;                      /* epoll descriptor, or -1 */
+    size_t kept_gen;                /* bumped when a task takes over a
+                                       registration another one left */
     struct { int fd; short events; hsafe_task *task; } io_slots[HSAFE__LOOP_POLL_SLOTS]; /* poll() */
     hsafe_task root;
+    /* from other threads (tasks/remote.h): the queues under rmt_lock, the
+     * flags atomic, ext_waiters the loop thread's own */
+    int rmt_lock;
+    int rmt_pending;                /* posts or wakeups queued */
+    int rmt_sleeping;               /* in (or entering) the idle wait */
+    int rmt_refs;                   /* hsafe_loop_ref count */
+    size_t ext_waiters;             /* tasks waiting on shared channels */
+    hsafe_task *rmt_head, *rmt_tail;    /* tasks to wake */
+    unsigned rmt_post_head, rmt_post_count;
+    struct { hsafe_post_fn fn; void *arg; } rmt_posts[HSAFE_LOOP_POST_SLOTS];
+    int rmt_fd[2];                  /* wake: eventfd (twice) or pipe; -1 */
+    void *rmt_event;                /* wake on Windows: an event HANDLE */
 };
 
 HSAFE__END_C

@@ -23,7 +23,9 @@
  *     (and of unknown ones), hsafe_wipe (exact range; NULL or 0 ignored),
  *     hsafe_config_string (static, names version, backend, wipe, guard).
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

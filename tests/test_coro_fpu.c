@@ -26,7 +26,9 @@
  * result flushed to zero; a long double sum rounded to 24 bits).
  * Link with -lm (fenv).
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include <fenv.h>

@@ -10,7 +10,9 @@
  * generations per slot) while its neighbours sit suspended disturbs nobody.
  * Deterministic: xorshift64 with a fixed seed, no timing.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

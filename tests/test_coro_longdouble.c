@@ -5,7 +5,9 @@
  * long double arithmetic overwrites it). Each side computes a recurrence
  * with values kept live across every resume/yield and checks the result
  * against the same recurrence computed without any switch. */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

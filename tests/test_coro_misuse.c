@@ -14,7 +14,9 @@
  * On Windows each child is this program run again (t_in_child in
  * testutil.h); abort() there is exit code 3, which counts as SIGABRT.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #if !defined(_WIN32)

@@ -23,7 +23,9 @@
 #if defined(_WIN32) && !defined(__USE_MINGW_ANSI_STDIO)
 #  define __USE_MINGW_ANSI_STDIO 1     /* C99 printf (long double, %zu) */
 #endif
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include <stdarg.h>

@@ -37,7 +37,9 @@
  *      on hsafe's alternate signal stack; after the run that stack is all
  *      zero again.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

@@ -21,7 +21,9 @@
  * STATUS_GUARD_PAGE_VIOLATION; the second thread is a CreateThread one. The
  * last case (a SIGSEGV handler of the program's own) is POSIX only.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 
@@ -36,6 +38,7 @@
 #endif
 
 #if !defined(_WIN32)
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <pthread.h>
 #endif

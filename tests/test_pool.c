@@ -44,7 +44,9 @@
  * count as SIGSEGV), and the ELOCK and ENOMEM children (rlimits,
  * capabilities) are POSIX only.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 
@@ -59,6 +61,7 @@
 #endif
 
 #if !defined(_WIN32)
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>

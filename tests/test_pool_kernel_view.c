@@ -15,7 +15,9 @@
  * Skipped (77) when RLIMIT_MEMLOCK is below what the locked pool needs and
  * cannot be raised, and outside Linux.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 
@@ -31,6 +33,7 @@ int main(int argc, char **argv)
 
 #else
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #define NSTACKS    3

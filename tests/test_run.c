@@ -44,7 +44,9 @@
  * testutil.h; abort() there is exit code 3, which counts as SIGABRT); the
  * HSAFE_RUN_BLOCK_SIGNALS case and the signal-mask checks are POSIX only.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

@@ -39,7 +39,9 @@
  * hsafe-test: no-valgrind (the children fault and overflow on purpose, and
  * valgrind builds its own signal frames, on its own stacks)
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

@@ -28,7 +28,9 @@
  *   - the dump: names, states, waits with deadlines, scopes, cancel
  *     reasons, stack use.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

@@ -28,7 +28,9 @@
  * And the same programs without the misuse run to the end (the controls),
  * so the checks cannot pass by crashing for another reason.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include "taskutil.h"

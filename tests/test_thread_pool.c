@@ -14,7 +14,9 @@
  * tests/cmake/sanitize.cmake (san.thread_pool.<backend>), where TSan must
  * report nothing: the threads share nothing but a mutex-protected table.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

@@ -1,5 +1,6 @@
-/* fuzz_hsafe: bytes -> a program of operations on coroutines, pools and
- * sanitized runs, each checked against a small reference model.
+/* fuzz_hsafe: bytes -> a program of operations on coroutines, pools,
+ * sanitized runs and scoped tasks (scheduler programs), each checked
+ * against a small reference model.
  *
  * Build (tests/phases/60-fuzz.sh does this):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itests \
@@ -31,7 +32,11 @@
  *   runs         hsafe_run_ex of a function recursing to a random depth,
  *                pushing cleanup handlers at some levels, returning a value
  *                or panicking at the bottom: the result, the message, the
- *                number of cleanups run, HSAFE_EBUSY on an exhausted pool.
+ *                number of cleanups run, HSAFE_EBUSY on an exhausted pool;
+ *   tasks        a hsafe_loop_run whose tasks read their own operations
+ *                (spawn, yield, sleep, scopes with deadlines, join, cancel,
+ *                shield, return, panic, cleanups): see "scheduler programs"
+ *                below for the operations and what the model checks.
  * At the end every coroutine is finalised, every stack released, every
  * stack each pool created acquired once more (all zero), and the pools are
  * destroyed.
@@ -51,6 +56,8 @@
 #define MEM_STACK_MAX (32 * 1024)
 #define MEM_CAP_MAX 4
 #define MEM_BYTES (MEM_CAP_MAX * (MEM_STACK_MAX + 128) + 64)
+
+static int trace;   /* replay with FUZZ_HSAFE_TRACE=1: print each operation */
 
 #define FAIL(...) \
     do { fprintf(stderr, "fuzz_hsafe: model mismatch at %s:%d: ", __FILE__, __LINE__); \
@@ -487,6 +494,509 @@ static void op_run(int pi, input *in)
     check_stats(pi);
 }
 
+/* ---- scheduler programs (op 15 with bit 7 of its argument set) ---------- */
+/* A hsafe_loop_run on a pool of its own (capacity 2-9, 64 KiB stacks).
+ * Every running task reads its next operation from the input (so the
+ * program is the input as the scheduler interleaves it: deterministic for
+ * one build, replayable), until the program's budget or the input runs
+ * out; then every task returns 0, joining its open scopes on the way.
+ * Task operations (one byte, low 4 bits, plus one argument byte a):
+ *   0,11 spawn into the innermost open scope (a&0x80: into the task's own
+ *        scope, beside itself); 1,12 yield; 2,13 sleep (a&3: 3 for 20 us; 2 in
+ *        a scope with a deadline, unshielded: until 1 s past it; else
+ *        long past);
+ *        3 open a scope (a&1 collect-all; (a>>1)&3: no deadline, one long
+ *        past, or 50-400 us from now);
+ *        4 close the innermost level (join, or end the shield);
+ *        5,14 cancel (a&1: the innermost own scope, else the task's own
+ *        scope); 6 shield (a&3: grace forever, now, 100 or 200 us);
+ *        7,15 return (a&3: 0, 3, a failure -(100+id), HSAFE_ECANCELED;
+ *        open levels are closed first); 8 panic; 9 push a cleanup;
+ *        10 pop the newest cleanup (a&1: run it).
+ * The model runs in lock step with the real loop (the program is one
+ * thread, so the model sees every event in the order it happened): it
+ * keeps each task's and scope's cancel reason (level-triggered,
+ * propagation to children and to a cancelled task's scopes opened outside
+ * a shield, fail-fast, deadlines, shields), each scope's live children and
+ * the result join must return, and each task's cleanups. Checked:
+ *   - every blocking call's result (yield, sleep: ECANCELED exactly when
+ *     the model says cancelled; shields and graces), spawn (EBUSY exactly
+ *     when the pool's capacity is used by live tasks), join (first failure,
+ *     ETIMEDOUT, ECANCELED or 0, and hsafe_scope_failed);
+ *   - the cancel reason of every open scope and live task, at every step
+ *     (a deadline's expiry and a panicking task's closing of its scopes
+ *     are the only changes the model takes from the loop: it checks that
+ *     the deadline had passed and that the task is panicking);
+ *   - every cleanup ran exactly once, newest first, after the task's
+ *     scopes were joined, the task's anchor (registered first) last;
+ *   - no task outlived its scope: a task ends while its scope is open, and
+ *     when join returns every child is DONE with the model's status,
+ *     cancel reason and panic message;
+ *   - the pool: live tasks == stacks in use at every step; after every
+ *     join and at the end every free stack is all zero (acquired through
+ *     the public API, checked, released). */
+
+#define NTASK 24
+#define NSCOPE 48
+#define MAXLVL 4
+#define MAXCL 4                         /* cleanups besides the anchor */
+#define SCHED_STACK (64 * 1024)
+
+typedef struct clarg { int task, k; } clarg;
+
+typedef struct mtask {
+    hsafe_task t;                       /* the real record (unused for the root) */
+    hsafe_cleanup cl[MAXCL + 1];        /* [MAXCL]: the anchor */
+    clarg carg[MAXCL + 1];
+    int state;                          /* 0 unused, 1 live, 2 ended */
+    int scope;                          /* model scope it was spawned into, -1: root */
+    int cancel, shield, panicked, ret, status, popping;
+    int ncl, ran[MAXCL];                /* cleanups registered (slots 0..ncl-1) */
+    hsafe_time grace[MAXLVL + 1];       /* effective grace per shield depth */
+    int nlvl, lvl[MAXLVL];              /* open levels: scope index, or -1 (shield) */
+} mtask;
+
+typedef struct mscope {
+    hsafe_scope *real;                  /* while open */
+    int owner, state;                   /* 1 open, 2 joined */
+    int shielded, collect, timed, depth;
+    int cancel, result, live, first_failed;
+    hsafe_time deadline;
+} mscope;
+
+static struct {
+    input *in;
+    int budget, ntk, nsc, live;
+    size_t cap;
+    hsafe_pool *pool;               /* pools[cap - 2] */
+    hsafe_pool pools[8];            /* one per capacity, kept across inputs
+                                       (stacks are created once) */
+    int pool_live[8];
+    hsafe_loop loop;
+    mtask tk[NTASK];
+    mscope sc[NSCOPE];
+    char names[NTASK][8];
+} S;
+
+static const hsafe_task *real_task(int i) { return i ? &S.tk[i].t : hsafe_loop_root(&S.loop); }
+static int cancelled_eff(int i) { return S.tk[i].cancel && !S.tk[i].shield; }
+
+static void m_cancel_scope(int j, int reason);
+
+static void m_cancel_task(int i, int reason)
+{
+    mtask *m = &S.tk[i];
+    int l;
+    if (m->cancel) return;
+    m->cancel = reason;
+    for (l = m->nlvl - 1; l >= 0; l--)
+        if (m->lvl[l] >= 0 && !S.sc[m->lvl[l]].shielded) m_cancel_scope(m->lvl[l], HSAFE_CANCEL_PARENT);
+}
+
+static void m_cancel_scope(int j, int reason)
+{
+    mscope *s = &S.sc[j];
+    int i;
+    if (s->cancel || s->state != 1) return;
+    s->cancel = reason;
+    if (reason == HSAFE_CANCEL_DEADLINE) {
+        if (!s->result) s->result = HSAFE_ETIMEDOUT;
+    } else if (reason != HSAFE_CANCEL_SIBLING && s->live && !s->result) {
+        s->result = HSAFE_ECANCELED;
+    }
+    for (i = 1; i < S.ntk; i++)
+        if (S.tk[i].state == 1 && S.tk[i].scope == j) m_cancel_task(i, reason);
+}
+
+/* All zero: every stack the pool has free (acquire each, check, release
+ * them; no task switch in between, so the loop sees nothing). */
+static void sched_check_free_stacks(void)
+{
+    hsafe_stack *all[NTASK];
+    hsafe_pool_stats st;
+    size_t n, k;
+    EXPECT_EQ(hsafe_pool_get_stats(S.pool, &st), HSAFE_OK);
+    EXPECT_EQ(st.in_use, (size_t)S.live);
+    for (n = 0; n < st.free; n++) {
+        EXPECT_EQ(hsafe_pool_acquire(S.pool, &all[n]), HSAFE_OK);
+        expect_zero(hsafe_stack_base(all[n]), hsafe_stack_size(all[n]), "free task stack");
+    }
+    for (k = 0; k < n; k++) EXPECT_EQ(hsafe_pool_release(S.pool, all[k]), HSAFE_OK);
+    EXPECT_EQ(hsafe_pool_get_stats(S.pool, &st), HSAFE_OK);
+    EXPECT_EQ(st.created, n + (size_t)S.live);        /* nothing created for the check */
+}
+
+/* Take in the changes the model cannot foresee (a deadline expired, a
+ * panicking task closed its next scope), deepest scope first, then check
+ * every open scope's and live task's cancel reason. */
+static void sched_sync(int in_task_code)
+{
+    int j, i;
+    for (;;) {
+        int best = -1, breason = 0;
+        for (j = 0; j < S.nsc; j++) {
+            mscope *s = &S.sc[j];
+            int r;
+            if (s->state != 1 || s->cancel) continue;
+            r = hsafe_scope_cancel_reason(s->real);
+            if (!r) continue;
+            if (r == HSAFE_CANCEL_DEADLINE && s->timed) {
+                if (hsafe_now() < s->deadline) FAIL("scope %d cancelled by its deadline before it", j);
+            } else if (!(r == HSAFE_CANCEL_PARENT && S.tk[s->owner].panicked)) {
+                continue;       /* maybe explained by another's propagation; checked below */
+            }
+            if (best < 0 || s->depth > S.sc[best].depth) { best = j; breason = r; }
+        }
+        if (best < 0) break;
+        m_cancel_scope(best, breason);
+    }
+    for (j = 0; j < S.nsc; j++)
+        if (S.sc[j].state == 1) EXPECT_EQ(hsafe_scope_cancel_reason(S.sc[j].real), S.sc[j].cancel);
+    for (i = 0; i < S.ntk; i++)
+        if (S.tk[i].state == 1) EXPECT_EQ(hsafe_task_cancel_reason(real_task(i)), S.tk[i].cancel);
+    if (in_task_code) {
+        hsafe_pool_stats st;
+        EXPECT_EQ(hsafe_pool_get_stats(S.pool, &st), HSAFE_OK);
+        EXPECT_EQ(st.in_use, (size_t)S.live);
+    }
+}
+
+/* A child ended (its anchor ran; the loop releases it right after). */
+static void m_task_end(int i)
+{
+    mtask *m = &S.tk[i];
+    mscope *s;
+    int failed;
+    m->state = 2;
+    S.live--;
+    if (m->scope < 0) return;
+    s = &S.sc[m->scope];
+    if (s->state != 1) FAIL("task %d ended after its scope %d was joined", i, m->scope);
+    s->live--;
+    failed = m->status < 0 && !(m->status == HSAFE_ECANCELED && s->cancel);
+    if (failed) {
+        if (s->first_failed < 0) s->first_failed = i;
+        if (!s->result) s->result = m->status;
+        if (!s->collect) m_cancel_scope(m->scope, HSAFE_CANCEL_SIBLING);
+    }
+}
+
+static void on_cleanup(void *p)
+{
+    const clarg *c = (const clarg *)p;
+    mtask *m = &S.tk[c->task];
+    int l;
+    if (c->k == MAXCL && m->state != 1) FAIL("task %d: anchor cleanup ran twice", c->task);
+    if (c->k < MAXCL && m->ran[c->k]) FAIL("task %d: cleanup %d ran twice", c->task, c->k);
+    sched_sync(0);
+    /* the task's scopes were cancelled and joined before any cleanup */
+    if (!m->popping)
+        for (l = 0; l < m->nlvl; l++)
+            if (m->lvl[l] >= 0 && S.sc[m->lvl[l]].live)
+                FAIL("task %d: cleanup ran with %d children of scope %d alive", c->task, S.sc[m->lvl[l]].live, m->lvl[l]);
+    if (c->k == MAXCL) {                /* the anchor: the task ends */
+        if (m->ncl) FAIL("task %d: anchor cleanup ran before %d newer ones", c->task, m->ncl);
+        m->status = m->panicked ? HSAFE_EPANIC : m->ret;
+        for (l = 0; l < m->nlvl; l++)   /* a panic closed them */
+            if (m->lvl[l] >= 0) {
+                mscope *s = &S.sc[m->lvl[l]];
+                if (s->live) FAIL("task %d ends with %d children of scope %d alive", c->task, s->live, m->lvl[l]);
+                s->state = 2;
+                s->real = NULL;
+            }
+        m->nlvl = 0;
+        m_task_end(c->task);
+        return;
+    }
+    if (!m->ncl || c->k != m->ncl - 1) FAIL("task %d: cleanup %d ran, newest registered is %d", c->task, c->k, m->ncl - 1);
+    if (++m->ran[c->k] != 1) FAIL("task %d: cleanup %d ran %d times", c->task, c->k, m->ran[c->k]);
+    m->ncl--;
+}
+
+static int next_op(int i, unsigned *a)
+{
+    unsigned op;
+    if (S.budget <= 0 || !more(S.in)) { *a = 0; return 7; }   /* return 0 */
+    S.budget--;
+    op = byte(S.in) & 15;
+    *a = byte(S.in);
+    if (trace) fprintf(stderr, "  task %d op %2u arg 0x%02x (cancel %d shield %d levels %d)\n",
+                       i, op, *a, S.tk[i].cancel, S.tk[i].shield, S.tk[i].nlvl);
+    return (int)op;
+}
+
+static int task_fn(void *arg);
+
+static int innermost_scope(const mtask *m)
+{
+    int l;
+    for (l = m->nlvl - 1; l >= 0; l--)
+        if (m->lvl[l] >= 0) return m->lvl[l];
+    return -1;
+}
+
+static void t_spawn(int i, unsigned a)
+{
+    mtask *m = &S.tk[i], *c;
+    int j = (a & 0x80) ? m->scope : innermost_scope(m), ci, rc, want;
+    if (j < 0) j = m->scope;
+    if (j < 0 || S.ntk == NTASK) return;
+    ci = S.ntk;
+    c = &S.tk[ci];
+    want = (size_t)S.live < S.cap ? HSAFE_OK : HSAFE_EBUSY;
+    rc = hsafe_scope_spawn(S.sc[j].real, &c->t, task_fn, (void *)(intptr_t)ci, S.names[ci]);
+    EXPECT_EQ(rc, want);
+    if (rc) return;
+    S.ntk++;
+    c->state = 1;
+    c->scope = j;
+    c->cancel = S.sc[j].cancel;         /* spawned into a cancelled scope */
+    S.sc[j].live++;
+    S.live++;
+    EXPECT_EQ(hsafe_task_state(&c->t), HSAFE_TASK_READY);
+}
+
+static void t_yield(int i)
+{
+    int before = cancelled_eff(i), rc = hsafe_yield();
+    sched_sync(1);
+    EXPECT_EQ(rc, before || cancelled_eff(i) ? HSAFE_ECANCELED : HSAFE_OK);
+}
+
+static void t_sleep(int i, unsigned a)
+{
+    mtask *m = &S.tk[i];
+    int before = cancelled_eff(i), rc, past = 0;
+    hsafe_time dl = (a & 3) == 3 ? hsafe_after(20000) : 1, eff = dl;    /* an idle loop waits 1 ms */
+    /* a&3 == 2 in a scope with a deadline: sleep until 1 s past it (the
+     * scope's timer comes first, so its cancel must end the sleep; the
+     * loop takes deadlines in between passes, so one that passed during
+     * this pass has not cancelled anything yet: a sleep called after its
+     * own deadline may return 0, hence the second) */
+    if ((a & 3) == 2 && m->scope >= 0 && S.sc[m->scope].timed && !m->shield) {
+        dl = S.sc[m->scope].deadline + 1000000000;
+        eff = dl;
+        past = hsafe_now() < dl;
+    }
+    if (m->shield && m->grace[m->shield] < dl) eff = m->grace[m->shield];
+    rc = hsafe_sleep_until(dl);
+    sched_sync(1);
+    if (before) EXPECT_EQ(rc, HSAFE_ECANCELED);
+    else if (m->shield) EXPECT_EQ(rc, eff == dl ? HSAFE_OK : HSAFE_ETIMEDOUT);
+    else if (past) EXPECT_EQ(rc, HSAFE_ECANCELED);
+    else if (rc != HSAFE_OK && !(rc == HSAFE_ECANCELED && cancelled_eff(i)))
+        FAIL("task %d: sleep returned %d (cancelled %d)", i, rc, cancelled_eff(i));
+}
+
+static void t_cancel(int i, unsigned a)
+{
+    mtask *m = &S.tk[i];
+    int j = (a & 1) ? innermost_scope(m) : m->scope;
+    if (j < 0) return;
+    EXPECT_EQ(hsafe_scope_cancel(S.sc[j].real), HSAFE_OK);
+    m_cancel_scope(j, HSAFE_CANCEL_EXPLICIT);
+    sched_sync(1);
+}
+
+static void t_push(int i)
+{
+    mtask *m = &S.tk[i];
+    int k = m->ncl;
+    if (k == MAXCL) return;
+    m->ran[k] = 0;
+    m->ncl++;
+    hsafe_cleanup_push(&m->cl[k], on_cleanup, &m->carg[k]);
+}
+
+static void t_pop(int i, unsigned a)
+{
+    mtask *m = &S.tk[i];
+    int k = m->ncl - 1, run = (int)(a & 1);
+    if (k < 0) return;
+    m->popping = 1;
+    hsafe_cleanup_pop(&m->cl[k], run);
+    m->popping = 0;
+    if (!run) m->ncl--;
+    EXPECT_EQ(m->ran[k], run);
+    EXPECT_EQ(m->ncl, k);
+}
+
+static int t_level(int i, int depth);
+
+/* Open a scope at level `depth`, run the task's operations inside it,
+ * join it; returns what the inner level returned (1: the task returns). */
+static int t_scope(int i, int depth, unsigned a)
+{
+    mtask *m = &S.tk[i];
+    hsafe_scope s;
+    mscope *ms;
+    int j, r, rc, want, c;
+    unsigned dk = (a >> 1) & 3;
+    if (S.nsc == NSCOPE) return 0;
+    j = S.nsc++;
+    ms = &S.sc[j];
+    memset(ms, 0, sizeof *ms);
+    ms->real = &s;
+    ms->owner = i;
+    ms->state = 1;
+    ms->shielded = m->shield > 0;
+    ms->collect = (int)(a & 1);
+    ms->first_failed = -1;
+    ms->depth = (m->scope >= 0 ? S.sc[m->scope].depth + MAXLVL + 1 : 0) + depth;
+    ms->deadline = dk == 0 ? HSAFE_FOREVER : dk == 1 ? 1 : hsafe_after((int64_t)(((a >> 3) & 7) + 1) * 50000 + j);
+    ms->timed = dk >= 2;
+    EXPECT_EQ(hsafe_scope_open(&s, S.names[i], ms->collect ? HSAFE_SCOPE_COLLECT_ALL : 0, ms->deadline), HSAFE_OK);
+    if (cancelled_eff(i)) m_cancel_scope(j, HSAFE_CANCEL_PARENT);
+    if (dk == 1) m_cancel_scope(j, HSAFE_CANCEL_DEADLINE);
+    m->lvl[depth] = j;
+    m->nlvl = depth + 1;
+    sched_sync(1);
+    r = t_level(i, depth + 1);
+    sched_sync(1);
+    if (cancelled_eff(i) && !ms->shielded && ms->live) m_cancel_scope(j, HSAFE_CANCEL_PARENT);
+    rc = hsafe_scope_join(&s);
+    sched_sync(1);
+    want = ms->result;
+    if (!want && cancelled_eff(i) && !ms->shielded) want = HSAFE_ECANCELED;
+    EXPECT_EQ(rc, want);
+    EXPECT_EQ(ms->live, 0);
+    if (hsafe_scope_failed(&s) != (ms->first_failed >= 0 ? &S.tk[ms->first_failed].t : NULL))
+        FAIL("scope %d: hsafe_scope_failed is not task %d", j, ms->first_failed);
+    for (c = 1; c < S.ntk; c++) {
+        const mtask *ch = &S.tk[c];
+        char msg[16];
+        if (ch->scope != j) continue;
+        if (ch->state != 2) FAIL("scope %d joined while its task %d lives", j, c);
+        EXPECT_EQ(hsafe_task_state(&ch->t), HSAFE_TASK_DONE);
+        EXPECT_EQ(hsafe_task_status(&ch->t), ch->status);
+        EXPECT_EQ(hsafe_task_cancel_reason(&ch->t), ch->cancel);
+        msg[0] = 0;
+        if (ch->panicked) snprintf(msg, sizeof msg, "t%d", c);
+        if (strcmp(hsafe_task_message(&ch->t), msg) != 0)
+            FAIL("task %d: message '%s', expected '%s'", c, hsafe_task_message(&ch->t), msg);
+    }
+    ms->state = 2;
+    ms->real = NULL;
+    m->nlvl = depth;
+    sched_check_free_stacks();
+    return r;
+}
+
+static int t_shield(int i, int depth, unsigned a)
+{
+    mtask *m = &S.tk[i];
+    hsafe_shield sh;
+    hsafe_time g;
+    int r;
+    switch (a & 3) {
+    case 0: g = HSAFE_FOREVER; break;
+    case 1: g = hsafe_now(); break;
+    default: g = hsafe_after((int64_t)(a & 3) * 100000); break;
+    }
+    EXPECT_EQ(hsafe_shield_begin(&sh, g), HSAFE_OK);
+    m->shield++;
+    m->grace[m->shield] = (m->shield == 1 || g < m->grace[m->shield - 1]) ? g : m->grace[m->shield - 1];
+    m->lvl[depth] = -1;
+    m->nlvl = depth + 1;
+    r = t_level(i, depth + 1);
+    hsafe_shield_end(&sh);
+    m->shield--;
+    m->nlvl = depth;
+    sched_sync(1);
+    return r;
+}
+
+/* The task's operations at nesting level `depth`: returns 0 when the level
+ * is closed, 1 when the task returns (every level closes on the way). */
+static int t_level(int i, int depth)
+{
+    mtask *m = &S.tk[i];
+    for (;;) {
+        unsigned a;
+        int op = next_op(i, &a);
+        sched_sync(1);
+        switch (op) {
+        case 0: case 11: t_spawn(i, a); break;
+        case 1: case 12: t_yield(i); break;
+        case 2: case 13: t_sleep(i, a); break;
+        case 3: if (depth < MAXLVL && t_scope(i, depth, a)) return 1; break;
+        case 4: if (depth > 0) return 0; break;
+        case 5: case 14: t_cancel(i, a); break;
+        case 6: if (depth < MAXLVL && t_shield(i, depth, a)) return 1; break;
+        case 7: case 15: {
+            static const int st[4] = { 0, 3, 0, HSAFE_ECANCELED };
+            m->ret = (a & 3) == 2 ? -(100 + i) : st[a & 3];
+            return 1;
+        }
+        case 8:
+            m->panicked = 1;
+            hsafe_panic("t%d", i);
+        case 9: t_push(i); break;
+        default: t_pop(i, a); break;
+        }
+    }
+}
+
+static int task_fn(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    mtask *m = &S.tk[i];
+    EXPECT_EQ(m->state, 1);
+    sched_sync(1);
+    m->carg[MAXCL].task = i;
+    m->carg[MAXCL].k = MAXCL;
+    hsafe_cleanup_push(&m->cl[MAXCL], on_cleanup, &m->carg[MAXCL]);
+    t_level(i, 0);
+    return m->ret;
+}
+
+static void op_sched(input *in, unsigned a)
+{
+    hsafe_pool_config pc;
+    hsafe_loop_config lc;
+    hsafe_pool_stats st;
+    int i, rc;
+    memset(&S.tk, 0, sizeof S.tk);     /* the pools stay */
+    S.in = in;
+    S.budget = 16 + 8 * (int)((a >> 3) & 15);
+    S.cap = 2 + (a & 7);
+    S.ntk = 1;
+    S.nsc = 0;
+    S.live = 1;
+    for (i = 0; i < NTASK; i++) {
+        snprintf(S.names[i], sizeof S.names[i], "t%d", i);
+        S.tk[i].carg[0].task = S.tk[i].carg[1].task = S.tk[i].carg[2].task = S.tk[i].carg[3].task = i;
+        S.tk[i].carg[0].k = 0; S.tk[i].carg[1].k = 1; S.tk[i].carg[2].k = 2; S.tk[i].carg[3].k = 3;
+    }
+    S.tk[0].state = 1;
+    S.tk[0].scope = -1;
+    S.pool = &S.pools[S.cap - 2];
+    if (!S.pool_live[S.cap - 2]) {
+        memset(&pc, 0, sizeof pc);
+        pc.stack_size = SCHED_STACK;
+        pc.capacity = S.cap;
+        EXPECT_EQ(hsafe_pool_init(S.pool, &pc), HSAFE_OK);
+        S.pool_live[S.cap - 2] = 1;
+    }
+    EXPECT_EQ(hsafe_pool_get_stats(S.pool, &st), HSAFE_OK);
+    EXPECT_EQ(st.in_use, 0);
+    memset(&lc, 0, sizeof lc);
+    lc.pool = S.pool;
+    EXPECT_EQ(hsafe_loop_init(&S.loop, &lc), HSAFE_OK);
+    if (trace) fprintf(stderr, "sched: capacity %zu budget %d\n", S.cap, S.budget);
+    rc = hsafe_loop_run(&S.loop, task_fn, (void *)0, "t0");
+    EXPECT_EQ(S.tk[0].state, 2);
+    EXPECT_EQ(rc, S.tk[0].status);
+    EXPECT_EQ(hsafe_task_state(hsafe_loop_root(&S.loop)), HSAFE_TASK_DONE);
+    for (i = 0; i < S.ntk; i++)
+        if (S.tk[i].state != 2) FAIL("task %d outlived the loop", i);
+    EXPECT_EQ(S.live, 0);
+    EXPECT_EQ(hsafe_pool_get_stats(S.pool, &st), HSAFE_OK);
+    EXPECT_EQ(st.in_use, 0);
+    sched_check_free_stacks();
+    EXPECT_EQ(hsafe_loop_fini(&S.loop), HSAFE_OK);
+}
+
 /* ---- the program ------------------------------------------------------ */
 
 static void reset(void)
@@ -531,8 +1041,6 @@ static void finish(void)
     }
 }
 
-static int trace;   /* replay with FUZZ_HSAFE_TRACE=1: print each operation */
-
 static void run_program(const uint8_t *data, size_t size)
 {
     input in;
@@ -559,7 +1067,10 @@ static void run_program(const uint8_t *data, size_t size)
             op_resume((int)(a % NSLOT), word(&in, 1 + ((a >> 2) & 7))); break;
         case 12: op_fini((int)(a % NSLOT)); break;
         case 13: case 14: op_run((int)(a & 1), &in); break;
-        default: check_stats((int)(a & 1)); break;
+        default:
+            if (a & 0x80) op_sched(&in, a);
+            else check_stats((int)(a & 1));
+            break;
         }
     }
     finish();

@@ -8,7 +8,13 @@ operations of one byte (low 4 bits) plus arguments:
   5 garbage release(pool a&1)    6 dirty(held a%8, len, val)
   7 destroy(pool a&1, cfg)       8 init(slot a%3, static if (a>>2)&1 else held (a>>3)%8)
   9-11 resume(slot a%3, value of 1+((a>>2)&7) bytes)   12 fini(slot a%3)
-  13,14 run(pool a&1, depth|panic<<4, seed:4, cleanup mask)   15 stats(pool a&1)
+  13,14 run(pool a&1, depth|panic<<4, seed:4, cleanup mask)
+  15 stats(pool a&1), or with a&0x80 a scheduler program: a loop on a pool of
+     capacity 2+(a&7), a budget of 16+8*((a>>3)&15) task operations; each
+     running task then reads its own operations (byte op, byte arg):
+     0,11 spawn  1,12 yield  2,13 sleep  3 open scope  4 close level (join /
+     shield end)  5,14 cancel  6 shield  7,15 return  8 panic  9 push
+     cleanup  10 pop cleanup (see fuzz_hsafe.c, scheduler programs)
 Pool config byte: bit0 32K stacks (else 16K), bits1-2 capacity-1,
 bit4 caller memory, bit5 no guard, bit6 dontdump.
 """
@@ -21,6 +27,16 @@ def resume(slot, value, nbytes=1):
 
 def run(pool, depth, panic, seed, mask):
     return [13, pool, depth | (panic << 4)] + list(seed.to_bytes(4, "little")) + [mask]
+
+def sched(cap, budget, *ops):
+    """A scheduler program; ops are (op, arg) pairs, read by whichever task
+    runs (in the order the loop runs them)."""
+    out = [15, 0x80 | (cap - 2) | (((budget - 16) // 8) << 3)]
+    for op, arg in ops:
+        out += [op, arg]
+    return out
+
+SPAWN, YIELD, SLEEP, OPEN, CLOSE, CANCEL, SHIELD, RET, PANIC, PUSH, POP = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
 seeds = {
     "coro_values": [0, 0, 8, 4] + resume(0, 0x04) + resume(0, 0x0a) + resume(0, 0x0d)
@@ -39,6 +55,37 @@ seeds = {
     "everything": [0x05, 0x12, 0, 0, 1, 1, 8, 0, 8, 9, 8, 6] + resume(0, 0x102, 2) + resume(1, 0x46)
         + resume(2, 7) + run(0, 4, 1, 42, 0x0f) + [12, 1, 2, 1, 3, 0, 4, 0, 5, 1]
         + resume(0, 0x1d) + [7, 0, 0, 12, 0, 2, 0, 7, 0, 0x10, 15, 0],
+    # root opens a scope, three children: one yields, one fails (fail-fast
+    # cancels the others), one sleeps; cleanups in the root and a child
+    "sched_failfast": [0, 0] + sched(5, 64, (OPEN, 0), (SPAWN, 0), (SPAWN, 0), (SPAWN, 0), (PUSH, 0),
+        (CLOSE, 0), (PUSH, 0), (YIELD, 0), (RET, 2), (SLEEP, 3), (YIELD, 0), (RET, 0)),
+    # a child sleeps, the root cancels the scope
+    "sched_cancel_sleep": [0, 0] + sched(3, 48, (OPEN, 0), (SPAWN, 0), (YIELD, 0), (PUSH, 0),
+        (SLEEP, 3), (CANCEL, 1), (CLOSE, 0), (RET, 0)),
+    # a scope deadline (50-100 us) expires while its children sleep; a
+    # scope opened with a deadline long past
+    "sched_deadline": [0, 0] + sched(4, 64, (OPEN, 0x04 | (1 << 3)), (SPAWN, 0), (SPAWN, 0), (CLOSE, 0),
+        (SLEEP, 3), (SLEEP, 3), (SLEEP, 3), (SLEEP, 3), (SLEEP, 3), (SLEEP, 3), (OPEN, 0x02), (SPAWN, 0),
+        (CLOSE, 0)),
+    # a parent panics with running children in a nested scope
+    "sched_panic_parent": [0, 0] + sched(6, 80, (OPEN, 1), (SPAWN, 0), (CLOSE, 0), (PUSH, 0), (OPEN, 0),
+        (SPAWN, 0), (SPAWN, 0), (PUSH, 0), (PANIC, 0), (PUSH, 0), (SLEEP, 3), (YIELD, 0), (YIELD, 0)),
+    # a cancelled child shields its cleanup: sleeps inside (grace 100 us)
+    "sched_shield": [0, 0] + sched(3, 64, (OPEN, 0), (SPAWN, 0), (YIELD, 0), (SHIELD, 2), (YIELD, 0),
+        (CANCEL, 1), (CLOSE, 0), (SLEEP, 3), (PUSH, 0), (POP, 1), (PUSH, 0), (CLOSE, 0), (YIELD, 0),
+        (RET, 1)),
+    # cancelling a scope reaches the scope its child has open, so the
+    # grandchild's yield returns HSAFE_ECANCELED
+    "sched_cancel_tree": [0, 0] + sched(4, 48, (OPEN, 0), (SPAWN, 0), (YIELD, 0), (OPEN, 0), (SPAWN, 0),
+        (YIELD, 0), (CANCEL, 1), (CLOSE, 0), (YIELD, 0), (RET, 0), (CLOSE, 0), (RET, 0), (RET, 0)),
+    # a child sleeps past its scope's deadline (50 us): the deadline ends
+    # the sleep with HSAFE_ECANCELED, join returns HSAFE_ETIMEDOUT
+    "sched_deadline_sleep": [0, 0] + sched(3, 32, (OPEN, 0x04), (SPAWN, 0), (CLOSE, 0), (SLEEP, 2),
+        (RET, 0), (RET, 0)),
+    # capacity 2: the third spawn finds no stack (HSAFE_EBUSY); spawns
+    # beside itself; collect-all
+    "sched_busy": [0, 0] + sched(2, 48, (OPEN, 1), (SPAWN, 0), (SPAWN, 0), (SPAWN, 0x80), (CLOSE, 0),
+        (SPAWN, 0x80), (RET, 2), (RET, 3)) + [13, 0, 3, 1, 2, 3, 4, 5],
 }
 
 os.makedirs(here, exist_ok=True)

@@ -6,6 +6,9 @@
 # show the hits it plants: the positive control). Then the asm backend for
 # aarch64 under qemu-aarch64 (static, so no lazy binding there), when
 # backends/asm_aarch64.h exists and the cross tools are installed.
+# The scenarios include scoped tasks (t-*: a secret in a task that ends by
+# return, panic, cancellation while sleeping, in nested scopes, around a
+# nested hsafe_run), run with lazy binding (or static) only.
 #
 # Plus a few builds with -march=native (AVX-512 in compiled code) where the
 # CPU has AVX-512, and of dist/hsafe.h (O2dist, O3dist: the amalgamation

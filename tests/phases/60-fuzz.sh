@@ -1,5 +1,6 @@
 # Phase 60-fuzz: libFuzzer on tests/fuzz/fuzz_hsafe.c (bytes -> a program
-# of coroutine, pool and run operations, checked against a model), built
+# of coroutine, pool and run operations, and scheduler programs of scoped
+# tasks, checked against a model), built
 # with clang -fsanitize=fuzzer,address,undefined, once per backend.
 #
 # Each backend: first the committed seed corpus (tests/fuzz/corpus/) is
@@ -13,8 +14,9 @@
 #   cc -DHSAFE_FUZZ_MAIN -I. -Itests tests/fuzz/fuzz_hsafe.c -o replay
 #   FUZZ_HSAFE_TRACE=1 ./replay <that file>
 #
-# Time: HSAFE_FUZZ_SECONDS (default 150) in all, split asm 60%, ucontext
-# and fcontext 20% each (asm alone gets it all if the others cannot build).
+# Time: HSAFE_FUZZ_SECONDS (default 120) in all, split asm 60%, ucontext
+# and fcontext 20% each (asm alone gets it all if the others cannot build);
+# then the HTTP parser target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -23,7 +25,7 @@ fi
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext: Boost.Context not installed"
 
 work="$HSAFE_BUILD/60-fuzz"
-total=${HSAFE_FUZZ_SECONDS:-150}
+total=${HSAFE_FUZZ_SECONDS:-120}
 mkdir -p "$work"
 
 build() {   # backend -> 0 if built
@@ -58,6 +60,7 @@ for b in $backends; do
         *)   secs=$((total * 20 / 100)) ;;
     esac
     [ "$backends" = " asm" ] && secs=$total
+    [ "$secs" -ge 1 ] || secs=1        # 0 would mean "no limit" to libFuzzer
     corpus="$work/corpus.$b"
     rm -rf "$corpus" && mkdir -p "$corpus"
     log="$work/fuzz.$b.log"
@@ -79,5 +82,32 @@ for b in $backends; do
         ls "$work"/crash-"$b"-* 2>/dev/null | sed 's/^/    crash input: /'
     fi
 done
+
+# The HTTP request parser of examples/http_server.c (examples/http_parse.h):
+# its own target, tests/fuzz/fuzz_http.c, seeded with real requests from
+# tests/fuzz/http_corpus/, HSAFE_FUZZ_HTTP_SECONDS (default 15).
+hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-15}
+[ "$hsecs" -ge 1 ] || hsecs=1
+hlog="$work/fuzz_http.log"
+rm -rf "$work/corpus.http" "$work"/crash-http-* && mkdir -p "$work/corpus.http"
+if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Wall -Wextra -Werror -I"$HSAFE_ROOT" "$HSAFE_ROOT/tests/fuzz/fuzz_http.c" \
+        -o "$work/fuzz_http" >"$work/build.http.log" 2>&1; then
+    "$work/fuzz_http" -max_total_time="$hsecs" -print_final_stats=1 -timeout=20 \
+        -rss_limit_mb=2048 -artifact_prefix="$work/crash-http-" \
+        "$work/corpus.http" "$HSAFE_ROOT/tests/fuzz/http_corpus" >"$hlog" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$hlog" | tail -n 1)
+    if [ "$rc" -eq 0 ]; then
+        hsafe_pass "http parser: ${hsecs}s, ${execs:-?} executions, $(grep -o 'cov: [0-9]*' "$hlog" | tail -n 1)"
+    else
+        hsafe_fail "http parser: libFuzzer exit $rc after ${execs:-?} executions (log $hlog)"
+        grep -E -A25 'ERROR|fuzz_http:|SUMMARY|deadly' "$hlog" | head -n 40 | sed 's/^/    | /'
+        ls "$work"/crash-http-* 2>/dev/null | sed 's/^/    crash input: /'
+    fi
+else
+    hsafe_fail "http parser: build"
+    tail -n 30 "$work/build.http.log" | sed 's/^/    | /'
+fi
 
 hsafe_phase_end_counted fuzz

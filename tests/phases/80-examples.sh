@@ -9,6 +9,8 @@
 #                                    fail, reporting residue from the
 #                                    sanitized run (its search is not blind)
 #   cpp_example.{g++,clang++}        examples/cpp_example.cpp, C++11
+#   readme.N.{gcc,clang}             every ```c block of README.md that has
+#                                    a main(): builds and exits 0
 #
 # Every build uses -Wall -Wextra -Wpedantic -Werror. A compiler that is not
 # installed skips its checks; libsodium-dev and pkgconf are installed when
@@ -40,6 +42,29 @@ build_run() {
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- README.md's complete programs -----------------------------------------
+mkdir -p "$B/readme"
+python3 - "$HSAFE_ROOT/README.md" "$B/readme" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+blocks = [b for b in re.findall(r"```c\n(.*?)```", text, re.S) if "int main" in b]
+for i, b in enumerate(blocks, 1):
+    open("%s/%d.c" % (sys.argv[2], i), "w").write(b)
+print("README.md: %d complete programs" % len(blocks))
+PY
+for src in "$B"/readme/*.c; do
+    [ -f "$src" ] || { hsafe_fail "readme: no complete program found in README.md"; break; }
+    n=$(basename "$src" .c)
+    for cc in gcc clang; do
+        if have "$cc"; then
+            hsafe_check "readme.$n.$cc" build_run "$B/readme/$n.$cc" 0 \
+                "$cc" -std=c11 -O2 $WARN -I"$HSAFE_ROOT" "$src" -lpthread
+        else
+            hsafe_skip "readme.$n.$cc: no $cc"
+        fi
+    done
+done
 
 # ---- demo.c ------------------------------------------------------------------
 for cc in gcc clang; do

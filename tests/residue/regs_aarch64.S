@@ -1,5 +1,5 @@
 /* tests/residue/regs_aarch64.S - the residue tests' eyes on AArch64.
- * The same five entry points as regs_x86_64.S (read that file's comment):
+ * The same entry points as regs_x86_64.S (read that file's comment):
  *
  *   rt_call_dump(target, a, b, c, d, e)
  *       target(a..e); then, first thing, x0-x30 and sp into rt_dump_x,
@@ -9,7 +9,7 @@
  *       rt_snap, with a load/store loop that uses no stack. The only
  *       stack it writes after the call is its own frame, above W.
  *   rt_clear_regs, rt_plant_vectors(rep), rt_plant_gprs(key64),
- *   rt_plant_callee_and_call(key64, fn)
+ *   rt_plant_callee_and_call(key64, fn), rt_plant_callee_keep_call(key64, fn)
  *       as on x86_64: x0-x17 are caller-saved, x19-x28 callee-saved;
  *       rt_plant_vectors takes the key repeated (at least 256 readable
  *       bytes) because an SVE register may be that wide.
@@ -227,5 +227,40 @@ rt_plant_callee_and_call:
     blr x16
     brk #0
     .size rt_plant_callee_and_call, .-rt_plant_callee_and_call
+
+/* ---- rt_plant_callee_keep_call(key64, fn): fn may return ------------- */
+    .globl rt_plant_callee_keep_call
+    .type rt_plant_callee_keep_call, %function
+rt_plant_callee_keep_call:
+    stp x29, x30, [sp, #-96]!
+    mov x29, sp
+    stp x19, x20, [sp, #16]
+    stp x21, x22, [sp, #32]
+    stp x23, x24, [sp, #48]
+    stp x25, x26, [sp, #64]
+    stp x27, x28, [sp, #80]
+    mov x16, x1
+    ldp x19, x20, [x0, #0]
+    ldp x21, x22, [x0, #16]
+    ldp x23, x24, [x0, #32]
+    ldp x25, x26, [x0, #48]
+    ldp x27, x28, [x0, #0]
+    ldp x9, x10, [x0, #16]
+    ldp x11, x12, [x0, #32]
+    ldp x13, x14, [x0, #48]
+    ldp x1, x2, [x0, #0]
+    ldp x3, x4, [x0, #16]
+    ldp x5, x6, [x0, #32]
+    ldp x7, x8, [x0, #48]
+    ldr x0, [x0, #8]
+    blr x16
+    ldp x19, x20, [sp, #16]
+    ldp x21, x22, [sp, #32]
+    ldp x23, x24, [sp, #48]
+    ldp x25, x26, [sp, #64]
+    ldp x27, x28, [sp, #80]
+    ldp x29, x30, [sp], #96
+    ret
+    .size rt_plant_callee_keep_call, .-rt_plant_callee_keep_call
 
     .section .note.GNU-stack,"",%progbits

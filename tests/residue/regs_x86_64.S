@@ -33,6 +33,11 @@
  *       Loads key words into rbx, r12-r15 and the caller-saved GPRs, then
  *       calls fn, which must not return (hsafe_panic): the run leaves
  *       with the secret in callee-saved registers.
+ *   rt_plant_callee_keep_call(key64, fn)
+ *       The same plants, then calls fn, which may return: then the
+ *       caller's rbx, rbp, r12-r15 are restored (saved on the stack
+ *       here). For tasks that block (switch out) inside fn with the
+ *       secret in the registers a context switch must save.
  *
  * Data lives here (rip-relative, no GOT); C sees it through residue.h.
  * rt_vec_level (0 SSE, 1 AVX, 2 AVX-512) and rt_has_bw are set by
@@ -414,5 +419,41 @@ rt_plant_callee_and_call:
     callq *%rax
     ud2
     .size rt_plant_callee_and_call, .-rt_plant_callee_and_call
+
+/* ---- rt_plant_callee_keep_call(key64, fn) ---------------------------- */
+    .globl rt_plant_callee_keep_call
+    .type rt_plant_callee_keep_call, @function
+rt_plant_callee_keep_call:
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp               /* 16-byte aligned at the call */
+    movq %rsi, %rax
+    movq 0(%rdi),  %rbx
+    movq 8(%rdi),  %r12
+    movq 16(%rdi), %r13
+    movq 24(%rdi), %r14
+    movq 32(%rdi), %r15
+    movq 40(%rdi), %rcx
+    movq 48(%rdi), %rdx
+    movq 56(%rdi), %rsi
+    movq 0(%rdi),  %r8
+    movq 8(%rdi),  %r9
+    movq 16(%rdi), %r10
+    movq 24(%rdi), %r11
+    movq 32(%rdi), %rdi
+    callq *%rax
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    ret
+    .size rt_plant_callee_keep_call, .-rt_plant_callee_keep_call
 
     .section .note.GNU-stack,"",@progbits

@@ -369,6 +369,150 @@ static RT_NOINLINE uintptr_t pool_abort(void *a)
     return (uintptr_t)(intptr_t)hsafe_run_ex(rt_pool_ptr, scen_abort, a, HSAFE_RUN_CATCH_ABORT, NULL);
 }
 
+
+/* ---- task scenarios: a secret planted in a task of a hsafe_loop --------- */
+/* The loop and every task record live in static storage (the records
+ * outlive the scopes, as the API asks; a program may keep them anywhere,
+ * so they are not on any stack that gets wiped): the search of every
+ * writable mapping covers them. Each planter task holds the key in its
+ * locals and in the vector registers, and blocks (switches out) with the
+ * key in the callee-saved and caller-saved GPRs, so the context switch
+ * itself saves it wherever the backend keeps a suspended task's
+ * registers. The shim is one hsafe_loop_run; the child checks afterwards
+ * every stack of the pool (all zero, no window of the key), the registers
+ * and every writable mapping. */
+
+#define RT_TASKS 4                  /* pool capacity for task scenarios */
+#define RT_TASK_FAIL (-77)          /* a failing child's status */
+static hsafe_loop rt_loop;
+static hsafe_task rt_tasks[RT_TASKS];
+static volatile int rt_blk_rc;
+
+static void rt_blk_yield(void) { rt_blk_rc = hsafe_yield(); }
+static void rt_blk_sleep(void) { rt_blk_rc = hsafe_sleep_until(HSAFE_FOREVER); }
+
+/* The key in locals and vectors, then blk() with it in the GPRs. */
+static RT_NOINLINE int rt_task_plant(const rt_arg *a, void (*blk)(void))
+{
+    uint64_t k[8];
+    RT_NOTE_FRAME();
+    memcpy(k, a->key, sizeof k);
+    RT_ESCAPE(k);
+    rt_plant_vectors(a->rep);
+    rt_plant_callee_keep_call(a->key, blk);
+    RT_ESCAPE(k);
+    return rt_blk_rc;
+}
+
+/* plants, yields once, returns 0 */
+static int rt_tchild_yield(void *p) { return rt_task_plant((const rt_arg *)p, rt_blk_yield); }
+/* plants, sleeps until cancelled, returns HSAFE_ECANCELED */
+static int rt_tchild_sleep(void *p) { return rt_task_plant((const rt_arg *)p, rt_blk_sleep); }
+/* plants, yields once, fails */
+static int rt_tchild_fail(void *p) { return rt_task_plant((const rt_arg *)p, rt_blk_yield) + RT_TASK_FAIL; }
+
+/* plants, yields with the key in the callee-saved registers, then panics
+ * with it still there */
+static void rt_task_do_panic(void)
+{
+    rt_blk_rc = hsafe_yield();
+    hsafe_panic("residue test: task panic with the key in callee-saved registers");
+}
+
+static int rt_tchild_panic(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    uint64_t k[8];
+    RT_NOTE_FRAME();
+    memcpy(k, a->key, sizeof k);
+    RT_ESCAPE(k);
+    rt_plant_vectors(a->rep);
+    rt_plant_callee_and_call(a->key, rt_task_do_panic);
+}
+
+/* a nested sanitized run (the locals scenario, on another stack of the
+ * same pool), then the planter's yield; returns the run's code */
+static int rt_tchild_run(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    uint64_t k[8];
+    uintptr_t r = 0;
+    int rc;
+    memcpy(k, a->key, sizeof k);
+    RT_ESCAPE(k);
+    rc = hsafe_run(rt_pool_ptr, scen_locals, (void *)p, &r);
+    RT_ESCAPE(k);
+    return rc + rt_task_plant(a, rt_blk_yield);
+}
+
+/* nested scope: plants in its own locals, opens a scope with a sleeper
+ * and a failing child (fail-fast cancels the sleeper), returns the join */
+static int rt_tchild_mid(void *p)
+{
+    const rt_arg *a = (const rt_arg *)p;
+    hsafe_scope s;
+    uint64_t k[8];
+    int rc;
+    memcpy(k, a->key, sizeof k);
+    RT_ESCAPE(k);
+    if (hsafe_scope_open(&s, "inner", 0, HSAFE_FOREVER)) return -1;
+    if (hsafe_scope_spawn(&s, &rt_tasks[1], rt_tchild_sleep, p, "sleeper") ||
+        hsafe_scope_spawn(&s, &rt_tasks[2], rt_tchild_fail, p, "failer")) {
+        hsafe_scope_cancel(&s);
+        hsafe_scope_join(&s);
+        return -1;
+    }
+    rc = hsafe_scope_join(&s);
+    RT_ESCAPE(k);
+    return rc;
+}
+
+/* The root: one scope, one child (`fn`), optionally cancelled once the
+ * child blocks; fn's result and the join's are checked, the verdict goes
+ * to rt_fn_result (1: as expected). */
+static int rt_troot(const rt_arg *a, hsafe_task_fn fn, int cancel, int want_join, int want_status)
+{
+    hsafe_scope s;
+    int rc;
+    if (hsafe_scope_open(&s, "residue", 0, HSAFE_FOREVER)) return -1;
+    if (hsafe_scope_spawn(&s, &rt_tasks[0], fn, (void *)a, "planter")) {
+        hsafe_scope_join(&s);
+        return -1;
+    }
+    if (cancel) {
+        hsafe_yield();              /* the child runs and blocks */
+        hsafe_scope_cancel(&s);
+    }
+    rc = hsafe_scope_join(&s);
+    rt_fn_result = rc == want_join && hsafe_task_status(&rt_tasks[0]) == want_status;
+    return 0;
+}
+
+static int troot_return(void *p) { return rt_troot((const rt_arg *)p, rt_tchild_yield, 0, 0, 0); }
+static int troot_panic(void *p) { return rt_troot((const rt_arg *)p, rt_tchild_panic, 0, HSAFE_EPANIC, HSAFE_EPANIC); }
+static int troot_cancel(void *p)
+{
+    return rt_troot((const rt_arg *)p, rt_tchild_sleep, 1, HSAFE_ECANCELED, HSAFE_ECANCELED);
+}
+static int troot_nested(void *p)
+{
+    int rc = rt_troot((const rt_arg *)p, rt_tchild_mid, 0, RT_TASK_FAIL, RT_TASK_FAIL);
+    rt_fn_result &= hsafe_task_status(&rt_tasks[1]) == HSAFE_ECANCELED &&
+                    hsafe_task_cancel_reason(&rt_tasks[1]) == HSAFE_CANCEL_SIBLING &&
+                    hsafe_task_status(&rt_tasks[2]) == RT_TASK_FAIL;
+    return rc;
+}
+static int troot_run(void *p) { return rt_troot((const rt_arg *)p, rt_tchild_run, 0, 0, 0); }
+
+#define RT_TASK_SHIM(name) \
+    static RT_NOINLINE uintptr_t task_##name(void *a) \
+    { return (uintptr_t)(intptr_t)hsafe_loop_run(&rt_loop, troot_##name, a, "residue-root"); }
+RT_TASK_SHIM(return)
+RT_TASK_SHIM(panic)
+RT_TASK_SHIM(cancel)
+RT_TASK_SHIM(nested)
+RT_TASK_SHIM(run)
+
 /* What the positive control must see (besides "something somewhere"). */
 #define EXP_STACK 1u    /* hits in the run's stack region */
 #define EXP_REG   2u    /* hits in the register dump */
@@ -380,6 +524,12 @@ static RT_NOINLINE uintptr_t pool_abort(void *a)
                            the full overflow message is then the pass */
 #define F_NO_MEM  4u    /* not on the caller-memory pool (no guard there:
                            fn would write over the pool's own memory) */
+#define F_TASK    8u    /* a hsafe_loop_run: every stack of the pool is
+                           checked (RT_TASKS of them); run on pool-mmap
+                           (the default configuration) only, and not with
+                           LD_BIND_NOW (lazy binding or static: the phase
+                           runs each configuration both ways, and the
+                           tasks' cost is kept to one) */
 
 typedef struct rt_scen {
     const char *name;
@@ -406,6 +556,14 @@ static const rt_scen rt_scens[] = {
     { "abort",    pool_abort,    NULL,          EXP_STACK, HSAFE_EPANIC, 0, 0 },
     { "jump",     pool_jump,     NULL,          EXP_ANY,   HSAFE_OK, 1, F_ALLMAPS | F_FAULT | F_NO_MEM },
     { "jumpfit",  pool_jumpfit,  NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS },
+    /* tasks: the key in a task that ends by return, panic, cancellation
+     * while sleeping; in nested scope children (one fails, the other is
+     * cancelled); in a task around a nested hsafe_run */
+    { "t-return", task_return,   NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS | F_TASK | F_NO_MEM },
+    { "t-panic",  task_panic,    NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS | F_TASK | F_NO_MEM },
+    { "t-cancel", task_cancel,   NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS | F_TASK | F_NO_MEM },
+    { "t-nested", task_nested,   NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS | F_TASK | F_NO_MEM },
+    { "t-run",    task_run,      NULL,          EXP_ANY | EXP_STACK, HSAFE_OK, 1, F_ALLMAPS | F_TASK | F_NO_MEM },
 };
 
 /* ---- hsafe_wipe: stack and heap buffers, checked from outside ---------- */
@@ -489,6 +647,7 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
     void *target;
     uintptr_t arg, ret, w;
     int rc;
+    int task = s && (s->flags & F_TASK);
 
     memset(&cfg, 0, sizeof cfg);
     if (mode == M_POOL_MEM) {
@@ -496,9 +655,18 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
         cfg.memory_size = sizeof rt_pool_mem;
         cfg.stack_size = (size_t)128 * 1024;
         cfg.capacity = 1;
+    } else if (task) {
+        cfg.capacity = RT_TASKS;
     }
     rc = hsafe_pool_init(&rt_pool, &cfg);
     if (rc) { snprintf(res->note, sizeof res->note, "hsafe_pool_init: %s", hsafe_strerror(rc)); return; }
+    if (task) {
+        hsafe_loop_config lc;
+        memset(&lc, 0, sizeof lc);
+        lc.pool = &rt_pool;
+        rc = hsafe_loop_init(&rt_loop, &lc);
+        if (rc) { snprintf(res->note, sizeof res->note, "hsafe_loop_init: %s", hsafe_strerror(rc)); return; }
+    }
     rt_install(SIGUSR1);
     rt_install(SIGVTALRM);
     a.key = rt_key;
@@ -523,7 +691,37 @@ static RT_NOINLINE void rt_child(const rt_scen *s, int mode, uintptr_t how, rt_r
     res->deepest = -1;
     res->stack.lo = res->native.lo = res->beyond.lo = -1;
 
-    if (mode == M_POOL_MMAP || mode == M_POOL_MEM) {
+    if (task) {
+        /* every stack of the pool: the tasks' and the nested run's were
+         * released; acquire hands them out (and creates the rest, fresh) */
+        hsafe_stack *sts[RT_TASKS];
+        size_t n = 0, j;
+        res->rc = (int)(intptr_t)ret;
+        res->result = rt_fn_result;
+        hsafe_loop_fini(&rt_loop);
+        rt_snap_scan(w - RT_SNAP_SIZE, w, &res->native);
+        if (res->native.lo >= 0)
+            snprintf(res->where, sizeof res->where, "@W-%ld..W-%ld", (long)RT_SNAP_SIZE - res->native.hi,
+                     (long)RT_SNAP_SIZE - res->native.lo);
+        while (n < RT_TASKS && hsafe_pool_acquire(&rt_pool, &sts[n]) == HSAFE_OK) n++;
+        if (n != RT_TASKS) { snprintf(res->note, sizeof res->note, "acquired %zu of %d stacks", n, RT_TASKS); return; }
+        for (j = 0; j < n; j++) {
+            unsigned char *base = (unsigned char *)hsafe_stack_base(sts[j]);
+            size_t size = hsafe_stack_size(sts[j]);
+            rt_hits h;
+            rt_scan(base, size, &h);
+            res->stack.raw += h.raw;
+            res->stack.hex += h.hex;
+            res->nonzero += rt_count_nonzero(base, size);
+            if (rt_fn_frame >= (uintptr_t)base && rt_fn_frame < (uintptr_t)base + size) {
+                res->same_stack = 1;
+                if (h.lo >= 0 && rt_fn_frame > (uintptr_t)base + (uintptr_t)h.lo)
+                    res->deepest = (long)(rt_fn_frame - ((uintptr_t)base + (uintptr_t)h.lo));
+            }
+        }
+        for (j = 0; j < n; j++) hsafe_pool_release(&rt_pool, sts[j]);
+        res->anywhere = rt_scan_writable(res->anywhere_at, sizeof res->anywhere_at, &res->regions);
+    } else if (mode == M_POOL_MMAP || mode == M_POOL_MEM) {
         hsafe_stack *st = NULL;
         unsigned char *base;
         size_t size;
@@ -800,6 +998,7 @@ int main(int argc, char **argv)
         for (m = M_POOL_MMAP; m <= M_INPLACE; m++) {
             if (m == M_INPLACE && !s->inplace) continue;
             if (m == M_POOL_MEM && (s->flags & F_NO_MEM)) continue;
+            if ((s->flags & F_TASK) && dynamic && !lazy && !only) continue;
             rt_run_scenario(s, m, shared, lazy);
         }
     }

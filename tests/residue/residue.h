@@ -54,6 +54,7 @@ void rt_clear_regs(void);
 void rt_plant_vectors(const void *rep);   /* rt_rep: >= 256 readable bytes */
 void rt_plant_gprs(const void *key64);
 void rt_plant_callee_and_call(const void *key64, void (*fn)(void)) __attribute__((noreturn));
+void rt_plant_callee_keep_call(const void *key64, void (*fn)(void));   /* fn may return */
 extern unsigned char rt_snap[];             /* copy of [rt_snap_top - RT_SNAP_SIZE, rt_snap_top) */
 extern uintptr_t rt_snap_top;               /* W: rt_call_dump's stack pointer at the call */
 extern int rt_vec_level;                    /* x86_64: 0 SSE, 1 AVX, 2 AVX-512; aarch64: 1 SVE */

@@ -58,6 +58,9 @@ int bench_internals_setup(void)
     return 0;
 }
 
+/* The 64 KiB of zeros the scan reads (diag.read_gbps.best reads it too). */
+const unsigned char *bench_internals_zero_buf(void) { return bi_zero; }
+
 uint64_t bench_scan_zero_prefix(long iters)
 {
     size_t acc = 0;

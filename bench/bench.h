@@ -21,6 +21,9 @@
 #define BENCH_USE_BYTES  (1 * BENCH_KIB)    /* stack the U1K function writes */
 #define BENCH_SPAWN_STACK (64 * BENCH_KIB)
 #define BENCH_DEEP_BYTES (960 * BENCH_KIB)  /* one deep run, then U1K runs */
+#define BENCH_TASK_STACK (16 * BENCH_KIB)   /* scoped tasks (bench/README.md) */
+#define BENCH_SLEEP_TASKS 100000L           /* sleep_wake_ns, parked_bytes_per_task */
+#define BENCH_COLD_TASKS 1000000L           /* spawn_cold_ns, finish_cold_ns */
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -113,6 +116,22 @@ uint64_t bench_rt_boost_raw(long iters);
 int bench_internals_setup(void);
 uint64_t bench_scan_zero_prefix(long iters);
 uint64_t bench_residency_S1M(long iters);
+
+/* be_task.c: scoped tasks on BENCH_TASK_STACK stacks (asm backend). */
+const char *bench_task_config(void);
+int bench_task_setup(void);
+uint64_t bench_spawn_join(long iters);            /* iters = tasks */
+uint64_t bench_yield_rt(long iters);              /* iters = round trips */
+uint64_t bench_sleep_wake(long iters);            /* iters = tasks; CPU ns */
+/* in a fresh (forked) process, once each */
+double bench_parked_bytes(long n);
+int bench_cold(long n, double *spawn_ns, double *finish_ns, double *rss_per_task,
+               size_t *stack_size, const char **guard);
+
+/* readloop.c: plain read loops (no hsafe), the ceiling for the scan */
+const char *bench_read_setup(const unsigned char *buf, size_t len);  /* picks the fastest */
+uint64_t bench_read_best(long iters);
+const unsigned char *bench_internals_zero_buf(void);
 
 /* be_savefpu.c (diagnostic): the asm backend with -DHSAFE_ASM_SAVE_FPU. */
 const char *bench_savefpu_config(void);

@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "bench.h"
 #include "be_gen.h"
@@ -42,6 +44,7 @@
 #pragma weak bench_internals_setup
 #pragma weak bench_scan_zero_prefix
 #pragma weak bench_residency_S1M
+#pragma weak bench_internals_zero_buf
 #pragma weak bench_savefpu_config
 #pragma weak bench_savefpu_setup
 #pragma weak bench_savefpu_teardown
@@ -84,6 +87,66 @@ static uint64_t w_scan(long n)     { return bench_scan_zero_prefix(n); }
 static uint64_t rt_boost_raw_inexact(long n)   { bench_fp_raise_inexact(); return bench_rt_boost_raw(n); }
 static uint64_t rt_savefpu_inexact(long n)     { bench_fp_raise_inexact(); return bench_rt_asm_savefpu(n); }
 
+/* ---- the Go side (bench/go/, built by run.sh) --------------------------
+ * BENCH_GO_DIR names the directory holding the built programs: `sched`
+ * (a command server: the driver writes "spawn_join N", reads the ns) and
+ * `cold` (one fresh process per measurement). Both run with GOMAXPROCS=1
+ * and inherit the driver's CPU pinning, so Go and hsafe share one CPU. */
+static const char *go_dir;
+static FILE *go_in, *go_out;
+static pid_t go_pid;
+
+static int go_start(void)
+{
+    int to[2], from[2];
+    char path[4096];
+    go_dir = getenv("BENCH_GO_DIR");
+    if (!go_dir || !*go_dir) return -1;
+    snprintf(path, sizeof path, "%s/sched", go_dir);
+    if (access(path, X_OK) || pipe(to) || pipe(from)) return -1;
+    go_pid = fork();
+    if (go_pid < 0) return -1;
+    if (go_pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[0]); close(to[1]); close(from[0]); close(from[1]);
+        setenv("GOMAXPROCS", "1", 1);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    go_in = fdopen(to[1], "w");
+    go_out = fdopen(from[0], "r");
+    return go_in && go_out ? 0 : -1;
+}
+
+static void go_stop(void)
+{
+    if (!go_pid) return;
+    fclose(go_in);
+    fclose(go_out);
+    waitpid(go_pid, NULL, 0);
+    go_pid = 0;
+}
+
+/* One command to the Go server; its answer (ns). */
+static uint64_t go_cmd(const char *cmd, long n)
+{
+    long long ns = -1;
+    fprintf(go_in, "%s %ld\n", cmd, n);
+    fflush(go_in);
+    if (fscanf(go_out, "%lld", &ns) != 1 || ns < 0) {
+        fprintf(stderr, "bench: the Go program bench/go/sched failed on '%s %ld'\n", cmd, n);
+        exit(1);
+    }
+    return (uint64_t)ns;
+}
+
+static uint64_t go_spawn_join(long n) { return go_cmd("spawn_join", n); }
+static uint64_t go_gosched(long n)    { return go_cmd("gosched", n); }
+static uint64_t go_sleep_wake(long n) { return go_cmd("sleep_wake", n); }
+
 /* ---- metrics ---------------------------------------------------------- */
 
 enum { NS, GBPS };
@@ -91,7 +154,8 @@ enum { NS, GBPS };
 typedef struct metric {
     const char *name;
     uint64_t (*fn)(long iters);
-    int kind;               /* NS: ns per iteration; GBPS: wipe bandwidth */
+    int kind;               /* NS: ns per iteration; GBPS: bandwidth over
+                               BENCH_WIPE_BYTES */
     int diag;               /* 1: diagnostic line, not a project metric */
     int group;              /* metrics compared with each other share one */
     long iters;
@@ -127,14 +191,28 @@ static metric M[] = {
     { "diag.switch_rt_ns.asmcopy_x87cw", 0,                       NS,   1, 0, 0, 0, 0, 0, 0 },
     { "diag.switch_rt_ns.asmcopy_mxcsr", 0,                       NS,   1, 0, 0, 0, 0, 0, 0 },
     { "diag.switch_rt_ns.asmcopy_both",  0,                       NS,   1, 0, 0, 0, 0, 0, 0 },
+    { "diag.read_gbps.best",             0,                       GBPS, 1, 3, 0, 0, 0, 0, 0 },
+    { "spawn_join_ns",                   bench_spawn_join,        NS,   0, 8, 0, 0, 0, 0, 0 },
+    { "go_spawn_join_ns",                0,                       NS,   0, 8, 0, 0, 0, 0, 0 },
+    { "yield_rt_ns",                     bench_yield_rt,          NS,   0, 9, 0, 0, 0, 0, 0 },
+    { "go_gosched_rt_ns",                0,                       NS,   0, 9, 0, 0, 0, 0, 0 },
+    { "sleep_wake_ns",                   bench_sleep_wake,        NS,   0, 10, 0, 0, 0, 0, 0 },
+    { "go_sleep_wake_ns",                0,                       NS,   0, 10, 0, 0, 0, 0, 0 },
 };
 #define NM ((int)(sizeof M / sizeof M[0]))
-#define NG 8                /* groups 0..NG-1 */
+#define NG 11               /* groups 0..NG-1 */
 
-static metric *find_any(const char *name)
+static metric *find_maybe(const char *name)
 {
     for (int i = 0; i < NM; i++)
         if (!strcmp(M[i].name, name)) return &M[i];
+    return NULL;
+}
+
+static metric *find_any(const char *name)
+{
+    metric *m = find_maybe(name);
+    if (m) return m;
     fprintf(stderr, "bench: internal: no metric %s\n", name);
     exit(1);
 }
@@ -256,8 +334,195 @@ static ratio R[] = {
     { "diag.switch_ratio.asmcopy_x87cw_vs_asm",     "diag.switch_rt_ns.asmcopy_x87cw", "switch_rt_ns.asm", 0, 0, 0, 0 },
     { "diag.switch_ratio.asmcopy_mxcsr_vs_asm",     "diag.switch_rt_ns.asmcopy_mxcsr", "switch_rt_ns.asm", 0, 0, 0, 0 },
     { "diag.switch_ratio.asmcopy_both_vs_asm",      "diag.switch_rt_ns.asmcopy_both", "switch_rt_ns.asm", 0, 0, 0, 0 },
+    { "task_ratio.spawn_join_vs_go",  "spawn_join_ns", "go_spawn_join_ns", 0, 0, 0, 0 },
+    { "task_ratio.yield_rt_vs_go",    "yield_rt_ns",   "go_gosched_rt_ns", 0, 0, 0, 0 },
+    { "task_ratio.sleep_wake_vs_go",  "sleep_wake_ns", "go_sleep_wake_ns", 0, 0, 0, 0 },
+    { "diag.scan_ratio.zero_prefix_vs_read_best", "diag.scan_gbps.zero_prefix", "diag.read_gbps.best", 0, 0, 0, 0 },
+    /* filled from the fresh-process measurements (cold[] below) */
+    { "task_ratio.spawn_cold_vs_go",  "spawn_cold_ns",  "go_spawn_cold_ns", 0, 0, 0, 0 },
+    { "task_ratio.finish_cold_vs_go", "finish_cold_ns", "go_finish_cold_ns", 0, 0, 0, 0 },
 };
 #define NR ((int)(sizeof R / sizeof R[0]))
+
+/* ---- fresh-process measurements ------------------------------------------
+ * Too big for rounds (a million tasks, seconds each) and meant to start
+ * cold: each repetition runs hsafe in a forked child of the driver (a new
+ * pool, new mappings, new task records) and Go in a new process, in an
+ * order that alternates; BENCH_COLD_REPS repetitions (default 3). The
+ * value is the median over repetitions, a ratio the median of the
+ * per-repetition ratios. */
+typedef struct oneshot {
+    const char *name, *unit;
+    double v[64];
+    int n;
+    double med, min, max;
+} oneshot;
+
+static oneshot C[] = {
+    { "spawn_cold_ns", "ns", {0}, 0, 0, 0, 0 },
+    { "go_spawn_cold_ns", "ns", {0}, 0, 0, 0, 0 },
+    { "finish_cold_ns", "ns", {0}, 0, 0, 0, 0 },
+    { "go_finish_cold_ns", "ns", {0}, 0, 0, 0, 0 },
+    { "parked_bytes_per_task", "B", {0}, 0, 0, 0, 0 },
+    { "go_parked_bytes_per_task", "B", {0}, 0, 0, 0, 0 },
+    { "diag.cold_rss_bytes_per_task", "B", {0}, 0, 0, 0, 0 },
+    { "diag.go_cold_rss_bytes_per_task", "B", {0}, 0, 0, 0, 0 },
+    { "diag.cold_wall_s", "s", {0}, 0, 0, 0, 0 },
+    { "diag.go_cold_wall_s", "s", {0}, 0, 0, 0, 0 },
+};
+#define NC ((int)(sizeof C / sizeof C[0]))
+
+static oneshot *cold_find(const char *name)
+{
+    for (int i = 0; i < NC; i++)
+        if (!strcmp(C[i].name, name)) return &C[i];
+    return NULL;
+}
+
+static void cold_add(const char *name, double v)
+{
+    oneshot *c = cold_find(name);
+    if (c && c->n < 64) c->v[c->n++] = v;
+}
+
+/* Run fn in a forked child; it writes up to 4 doubles and a string to
+ * the pipe. Returns how many doubles came back (0: it failed). */
+static int child_run(int (*fn)(long, double *, char *, size_t), long n, double *out, char *str,
+                     size_t cap, double *wall_s)
+{
+    int p[2], k = 0;
+    pid_t pid;
+    uint64_t t0 = bench_now_ns();
+    FILE *f;
+    if (pipe(p)) return 0;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        double v[4] = { 0, 0, 0, 0 };
+        char s[128] = "";
+        FILE *w;
+        close(p[0]);
+        w = fdopen(p[1], "w");
+        bench_fp_clear_status();
+        if (fn(n, v, s, sizeof s) == 0)
+            fprintf(w, "%.3f %.3f %.3f %.3f %s\n", v[0], v[1], v[2], v[3], s[0] ? s : "-");
+        fclose(w);
+        _exit(0);                   /* no teardown: the kernel unmaps */
+    }
+    close(p[1]);
+    f = fdopen(p[0], "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf %lf %127s", &out[0], &out[1], &out[2], &out[3], str) == 5) k = 4;
+        fclose(f);
+    }
+    (void)cap;
+    waitpid(pid, NULL, 0);
+    *wall_s = (double)(bench_now_ns() - t0) / 1e9;
+    return k;
+}
+
+static int child_cold(long n, double *v, char *s, size_t cap)
+{
+    size_t stack = 0;
+    const char *guard = "?";
+    if (bench_cold(n, &v[0], &v[1], &v[2], &stack, &guard)) return -1;
+    v[3] = (double)stack;
+    snprintf(s, cap, "%s", guard);
+    return 0;
+}
+
+static int child_parked(long n, double *v, char *s, size_t cap)
+{
+    (void)s; (void)cap;
+    v[0] = bench_parked_bytes(n);
+    return v[0] < 0 ? -1 : 0;
+}
+
+/* The Go program `cold` with arguments; the numbers it prints. */
+static int go_oneshot(const char *mode, long n, double *out, int want, double *wall_s)
+{
+    char cmd[4200];
+    FILE *f;
+    int k = 0;
+    uint64_t t0 = bench_now_ns();
+    snprintf(cmd, sizeof cmd, "GOMAXPROCS=1 '%s/cold' %s %ld", go_dir, mode, n);
+    fflush(stdout);
+    f = popen(cmd, "r");
+    if (!f) return 0;
+    while (k < want && fscanf(f, "%lf", &out[k]) == 1) k++;
+    pclose(f);
+    *wall_s = (double)(bench_now_ns() - t0) / 1e9;
+    return k == want;
+}
+
+static size_t cold_stack;
+static char cold_guard[128];
+
+static void cold_run(long reps, long cold_n, long parked_n)
+{
+    for (long k = 0; k < reps; k++)
+        for (int side = 0; side < 2; side++) {
+            int go = (side + (int)k) % 2;   /* alternate who goes first */
+            double v[4], wall;
+            char str[128];
+            if (!go) {
+                if (child_run(child_cold, cold_n, v, str, sizeof str, &wall) != 4) {
+                    fprintf(stderr, "bench: the hsafe cold run failed\n");
+                    exit(1);
+                }
+                cold_add("spawn_cold_ns", v[0]);
+                cold_add("finish_cold_ns", v[1]);
+                cold_add("diag.cold_rss_bytes_per_task", v[2]);
+                cold_add("diag.cold_wall_s", wall);
+                cold_stack = (size_t)v[3];
+                snprintf(cold_guard, sizeof cold_guard, "%s", str);
+                if (child_run(child_parked, parked_n, v, str, sizeof str, &wall) != 4) {
+                    fprintf(stderr, "bench: the hsafe parked run failed\n");
+                    exit(1);
+                }
+                cold_add("parked_bytes_per_task", v[0]);
+            } else if (go_dir) {
+                if (!go_oneshot("cold", cold_n, v, 3, &wall)) {
+                    fprintf(stderr, "bench: bench/go/cold failed\n");
+                    exit(1);
+                }
+                cold_add("go_spawn_cold_ns", v[0]);
+                cold_add("go_finish_cold_ns", v[1]);
+                cold_add("diag.go_cold_rss_bytes_per_task", v[2]);
+                cold_add("diag.go_cold_wall_s", wall);
+                if (!go_oneshot("parked", parked_n, v, 1, &wall)) {
+                    fprintf(stderr, "bench: bench/go/cold parked failed\n");
+                    exit(1);
+                }
+                cold_add("go_parked_bytes_per_task", v[0]);
+            }
+            printf("# cold     repetition %ld: %s done\n", k + 1, go ? "Go" : "hsafe");
+        }
+    for (int i = 0; i < NC; i++) {
+        oneshot *c = &C[i];
+        if (!c->n) continue;
+        c->med = median(c->v, c->n);
+        c->min = c->max = c->v[0];
+        for (int r = 1; r < c->n; r++) {
+            if (c->v[r] < c->min) c->min = c->v[r];
+            if (c->v[r] > c->max) c->max = c->v[r];
+        }
+    }
+    /* ratios of the same repetition */
+    for (int i = 0; i < NR; i++) {
+        oneshot *a = cold_find(R[i].a), *b = cold_find(R[i].b);
+        double q[64];
+        int n;
+        if (!a || !b || !a->n || !b->n) continue;
+        n = a->n < b->n ? a->n : b->n;
+        for (int r = 0; r < n; r++) q[r] = a->v[r] / b->v[r];
+        R[i].med = median(q, n);
+        R[i].p25 = quantile(q, n, 0.25);
+        R[i].p75 = quantile(q, n, 0.75);
+        R[i].ok = 1;
+    }
+}
 
 static ratio *find_ratio(const char *name)
 {
@@ -279,6 +544,12 @@ static const target T[] = {
     { "run_ns.S64K.U1K <= 1.0 x fullwipe_run_ns.S64K.U1K",           "run_ratio.S64K",                1, 1.0 },
     { "wipe_gbps.volatile >= 0.4 x wipe_gbps.memset",                "wipe_ratio.volatile",           0, 0.4 },
     { "wipe_gbps.explicit >= 0.9 x wipe_gbps.memset",                "wipe_ratio.explicit",           0, 0.9 },
+    { "spawn_join_ns <= 0.5 x go_spawn_join_ns",                     "task_ratio.spawn_join_vs_go",   1, 0.5 },
+    { "yield_rt_ns <= 0.25 x go_gosched_rt_ns",                      "task_ratio.yield_rt_vs_go",     1, 0.25 },
+    { "sleep_wake_ns <= 1.0 x go_sleep_wake_ns",                     "task_ratio.sleep_wake_vs_go",   1, 1.0 },
+    { "spawn_cold_ns <= 1.0 x go_spawn_cold_ns",                     "task_ratio.spawn_cold_vs_go",   1, 1.0 },
+    { "finish_cold_ns <= 1.0 x go_finish_cold_ns",                   "task_ratio.finish_cold_vs_go",  1, 1.0 },
+    { "diag.scan_gbps.zero_prefix >= 0.85 x diag.read_gbps.best",    "diag.scan_ratio.zero_prefix_vs_read_best", 0, 0.85 },
     { "gen_next_ns <= 5 x iter_call_ns",                             "gen_ratio.next_vs_iter",        1, 5.0 },
 };
 #define NT ((int)(sizeof T / sizeof T[0]))
@@ -357,6 +628,29 @@ int main(void)
              NULL, NULL);
     optional("diag.residency_ns.S1M", find("diag.scan_gbps.zero_prefix") ? no_setup : NULL,
              bench_residency_S1M, NULL, NULL);
+    if (find("diag.scan_gbps.zero_prefix") && bench_internals_zero_buf) {
+        const char *rl = bench_read_setup(bench_internals_zero_buf(), BENCH_WIPE_BYTES);
+        if (rl) {
+            printf("# read     diag.read_gbps.best uses %s (the fastest above)\n", rl);
+            find_any("diag.read_gbps.best")->fn = bench_read_best;
+        }
+    }
+    if (bench_task_setup()) {
+        fprintf(stderr, "bench: task setup failed\n");
+        return 1;
+    }
+    find_any("sleep_wake_ns")->iters = BENCH_SLEEP_TASKS;   /* fixed, not calibrated */
+    if (go_start() == 0) {
+        find_any("go_spawn_join_ns")->fn = go_spawn_join;
+        find_any("go_gosched_rt_ns")->fn = go_gosched;
+        find_any("go_sleep_wake_ns")->fn = go_sleep_wake;
+        find_any("go_sleep_wake_ns")->iters = BENCH_SLEEP_TASKS;
+        go_sleep_wake(BENCH_SLEEP_TASKS);       /* the same warm-up as hsafe's */
+        printf("# go       %s (GOMAXPROCS=1)\n", go_dir);
+    } else {
+        go_dir = NULL;
+        printf("# go       not built (golang-go missing?): the go_* lines are left out\n");
+    }
     optional("gen_next_ns", bench_gen_setup, bench_gen_next, NULL, NULL);
     optional("iter_call_ns", find("gen_next_ns") ? no_setup : NULL, bench_iter_call, NULL, NULL);
     optional("race_ns", find("gen_next_ns") ? bench_race_setup : NULL, bench_race, NULL, NULL);
@@ -376,7 +670,7 @@ int main(void)
     /* ---- calibrate */
     for (i = 0; i < NM; i++) {
         if (!M[i].fn) continue;
-        M[i].iters = calibrate(&M[i], target_ns / (double)reps);
+        if (!M[i].iters) M[i].iters = calibrate(&M[i], target_ns / (double)reps);
         M[i].v = calloc((size_t)rounds, sizeof(double));
     }
 
@@ -411,7 +705,10 @@ int main(void)
     {
         double *q = malloc(sizeof *q * (size_t)rounds);
         for (i = 0; i < NR; i++) {
-            metric *a = find(R[i].a), *b = find(R[i].b);
+            metric *a, *b;
+            if (!find_maybe(R[i].a) || !find_maybe(R[i].b)) continue;   /* cold[] */
+            a = find(R[i].a);
+            b = find(R[i].b);
             if (!a || !b) continue;
             for (r = 0; r < rounds; r++) q[r] = a->v[r] / b->v[r];
             R[i].med = median(q, (int)rounds);
@@ -422,6 +719,16 @@ int main(void)
         free(q);
     }
 
+    go_stop();
+    {
+        long cold_reps = env_long("BENCH_COLD_REPS", 3, 0, 64);
+        long cold_n = env_long("BENCH_COLD_TASKS", BENCH_COLD_TASKS, 1000, 1L << 20);
+        if (cold_reps) {
+            printf("# cold     %ld repetitions of %ld cold tasks and %ld parked tasks, "
+                   "each in a fresh process\n", cold_reps, cold_n, BENCH_SLEEP_TASKS);
+            cold_run(cold_reps, cold_n, BENCH_SLEEP_TASKS);
+        }
+    }
     printf("# load     %s at end\n", loadavg());
 
     /* ---- table */
@@ -435,6 +742,12 @@ int main(void)
         printf("%-34s %10.2f %10.2f %10.2f %6s %12ld\n", m->name, m->med, m->min, m->max,
                m->kind == GBPS ? "GB/s" : "ns", m->iters);
     }
+    for (i = 0; i < NC; i++)
+        if (C[i].n)
+            printf("%-34s %10.2f %10.2f %10.2f %6s %12s\n", C[i].name, C[i].med, C[i].min, C[i].max,
+                   C[i].unit, "fresh proc");
+    if (C[0].n)
+        printf("# cold: %zu KiB stacks, guard %s\n", cold_stack / 1024, cold_guard);
     printf("\n%-44s %10s %8s %8s   (median and quartiles of the per-round ratios)\n",
            "ratio", "median", "p25", "p75");
     for (i = 0; i < NR; i++)
@@ -459,6 +772,8 @@ int main(void)
     /* ---- machine-readable lines */
     for (i = 0; i < NM; i++)
         if (M[i].fn) printf("BENCH %s %.3f\n", M[i].name, M[i].med);
+    for (i = 0; i < NC; i++)
+        if (C[i].n) printf("BENCH %s %.3f\n", C[i].name, C[i].med);
     for (i = 0; i < NR; i++)
         if (R[i].ok) printf("BENCH %s %.4f\n", R[i].name, R[i].med);
 

@@ -100,6 +100,8 @@ compile be_fcontext.c be_fcontext.o
 compile boost_raw.c   boost_raw.o
 compile be_savefpu.c  be_savefpu.o
 compile be_internals.c be_internals.o
+compile be_task.c     be_task.o
+compile readloop.c    readloop.o
 compile be_gen.c      be_gen.o
 variants=""
 case $($CC -dumpmachine 2>/dev/null) in
@@ -110,14 +112,14 @@ for v in $variants; do
 done
 wait
 
-for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_gen; do
+for o in work driver be_asm be_fullwipe be_wipevol be_ucontext be_task readloop be_gen; do
     if [ -e "$out/$o.o.failed" ]; then
         echo "bench: FAILED to compile bench/$o.c (see above)" >&2
         exit 1
     fi
 done
 
-objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o"
+objs="$out/work.o $out/driver.o $out/be_asm.o $out/be_fullwipe.o $out/be_wipevol.o $out/be_ucontext.o $out/be_task.o $out/readloop.o"
 objs="$objs $out/be_gen.o"
 libs=""
 # fcontext backend and the raw Boost reference need libboost_context
@@ -143,6 +145,29 @@ done
 
 # shellcheck disable=SC2086
 $CC -o "$out/bench" $objs $libs
+
+# The Go side of the driver's task lines (bench/go/sched, bench/go/cold;
+# standard library only, built offline with its own cache under $out): the
+# driver runs them with GOMAXPROCS=1. (bench/go/chan and go/httpd belong to
+# chan.sh and http.sh.)
+BENCH_GO_DIR=""
+if [ -d "$here/go" ] && command -v go >/dev/null 2>&1; then
+    gook=1
+    for p in sched cold; do
+        d="$here/go/$p"
+        if ! (cd "$d" && GOCACHE="$out/gocache" GO111MODULE=off GOFLAGS= \
+                go build -o "$out/go/$p" . ) >"$out/go_$p.log" 2>&1; then
+            cat "$out/go_$p.log" >&2
+            echo "bench: bench/go/$p did not build; the Go comparison is skipped" >&2
+            gook=0
+        fi
+    done
+    [ "$gook" = 1 ] && BENCH_GO_DIR="$out/go"
+    echo "bench: Go: $(go version)"
+elif [ -d "$here/go" ]; then
+    echo "bench: no go command: the Go comparison (go_* lines) is skipped" >&2
+fi
+export BENCH_GO_DIR
 
 # Pin to one CPU: the one that was idlest over the last 0.3 s (another
 # process may be keeping the other one busy).

@@ -6768,7 +6768,14 @@ HSAFE_API const char *hsafe_config_string(void)
  *     them unused they are given back (MADV_DONTNEED), so the cost follows
  *     the runs again.
  *   - Smaller stacks skip the system call (it costs more than scanning
- *     them), and so do platforms without residency information.
+ *     them), and so do platforms without residency information...
+ *   - ...except at a stack's first release (high_water still 0: never
+ *     released since it was mapped). Its pages the task did not touch were
+ *     never mapped, and the scan's first read of each one would fault it
+ *     in (the shared zero page): a page fault per untouched page costs far
+ *     more than the one query (make bench: finish_cold_ns, 1,000,000 tasks
+ *     each used once). Later releases scan those pages, mapped by then,
+ *     without a fault. So every mmap'd pool opens the residency source.
  * The scan also yields the high-water mark, for free.
  * Measured (make bench, 1 KiB runs): run_ratio.S1M and run_ratio.S64K in
  * README.md's performance table; on 1 MiB stacks the kernel query is most
@@ -6888,7 +6895,7 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         if (rc) return rc;
     }
     pool->pagemap_fd = -1;
-    if (!pool->memory && pool->stack_size >= HSAFE__RESIDENCY_MIN)
+    if (!pool->memory)
         pool->residency = hsafe__os_residency_open((pool->flags & HSAFE_POOL_MLOCK) != 0,
                                                    HSAFE__ON_VALGRIND, &pool->pagemap_fd);
     pool->magic = HSAFE__POOL_MAGIC;
@@ -6968,7 +6975,7 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
         hsafe_wipe(s->lo, s->size);
         return;
     }
-    if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN)
+    if (pool->residency && (s->size >= HSAFE__RESIDENCY_MIN || s->high_water == 0))
         n = hsafe__os_touched(pool->residency, pool->pagemap_fd, s->lo, s->size, sp, 32);
     if (n < 0) {                    /* no residency: the whole stack */
         sp[0].start = 0;
@@ -7000,7 +7007,8 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
         if (a < b) hsafe_wipe(a, (size_t)(b - a));
     }
 #endif
-    if (pool->residency && zero_below >= HSAFE__TRIM_BYTES && !(pool->flags & HSAFE_POOL_MLOCK)) {
+    if (pool->residency && s->size >= HSAFE__RESIDENCY_MIN && zero_below >= HSAFE__TRIM_BYTES &&
+        !(pool->flags & HSAFE_POOL_MLOCK)) {
         if (++s->zero_streak >= HSAFE__TRIM_STREAK) {
             /* every touched page wholly below the lowest non-zero byte */
             size_t page = hsafe__os_page_size();

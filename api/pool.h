@@ -69,6 +69,7 @@ struct hsafe_pool {
     int guard_kind;                 /* the OS layer's HSAFE__GUARD_* */
     int residency;                  /* how release finds the used part */
     int pagemap_fd;
+    unsigned residency_epoch;       /* hsafe__os_residency_epoch() at init */
     uintptr_t span_lo, span_hi;     /* all its mappings lie in here (for the
                                        fault handler's registry) */
 };

@@ -152,9 +152,11 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         if (rc) return rc;
     }
     pool->pagemap_fd = -1;
-    if (!pool->memory)
+    if (!pool->memory) {
+        pool->residency_epoch = hsafe__os_residency_epoch();
         pool->residency = hsafe__os_residency_open((pool->flags & HSAFE_POOL_MLOCK) != 0,
                                                    HSAFE__ON_VALGRIND, &pool->pagemap_fd);
+    }
     pool->magic = HSAFE__POOL_MAGIC;
     if (pool->guard_size) {
         pool->span_lo = UINTPTR_MAX;
@@ -232,7 +234,8 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
         hsafe_wipe(s->lo, s->size);
         return;
     }
-    if (pool->residency && (s->size >= HSAFE__RESIDENCY_MIN || s->high_water == 0))
+    if (pool->residency && (s->size >= HSAFE__RESIDENCY_MIN || s->high_water == 0) &&
+        pool->residency_epoch == hsafe__os_residency_epoch())   /* not a forked child */
         n = hsafe__os_touched(pool->residency, pool->pagemap_fd, s->lo, s->size, sp, 32);
     if (n < 0) {                    /* no residency: the whole stack */
         sp[0].start = 0;

@@ -770,6 +770,7 @@ struct hsafe_pool {
     int guard_kind;                 /* the OS layer's HSAFE__GUARD_* */
     int residency;                  /* how release finds the used part */
     int pagemap_fd;
+    unsigned residency_epoch;       /* hsafe__os_residency_epoch() at init */
     uintptr_t span_lo, span_hi;     /* all its mappings lie in here (for the
                                        fault handler's registry) */
 };
@@ -5692,6 +5693,7 @@ static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
     return HSAFE__RES_NONE;
 }
 static void hsafe__os_residency_close(int *fd) { *fd = -1; }
+static unsigned hsafe__os_residency_epoch(void) { return 0; }   /* no fork */
 typedef struct hsafe__span { size_t start, end; } hsafe__span;
 static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hsafe__span *out, int max)
 {
@@ -6212,6 +6214,22 @@ static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
     (void)no_scan_ioctl;
 #endif
     return HSAFE__RES_NONE;
+}
+
+/* /proc/self/pagemap names the process that opened it: after fork() a
+ * child reading an inherited descriptor would see its parent's page table
+ * and skip the pages only the child touched, leaving them unwiped. The
+ * epoch changes in every forked child (pthread_atfork, registered at the
+ * first residency_open); a pool opened under another epoch scans whole
+ * stacks instead. Raw clone() without fork's handlers is not seen. */
+static volatile unsigned hsafe__os_fork_epoch;
+static void hsafe__os_forked(void) { hsafe__os_fork_epoch++; }
+static void hsafe__os_watch_forks(void) { pthread_atfork(NULL, NULL, hsafe__os_forked); }
+static unsigned hsafe__os_residency_epoch(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hsafe__os_watch_forks);
+    return hsafe__os_fork_epoch;
 }
 
 static void hsafe__os_residency_close(int *fd)
@@ -6895,9 +6913,11 @@ HSAFE_API int hsafe_pool_init(hsafe_pool *pool, const hsafe_pool_config *cfg)
         if (rc) return rc;
     }
     pool->pagemap_fd = -1;
-    if (!pool->memory)
+    if (!pool->memory) {
+        pool->residency_epoch = hsafe__os_residency_epoch();
         pool->residency = hsafe__os_residency_open((pool->flags & HSAFE_POOL_MLOCK) != 0,
                                                    HSAFE__ON_VALGRIND, &pool->pagemap_fd);
+    }
     pool->magic = HSAFE__POOL_MAGIC;
     if (pool->guard_size) {
         pool->span_lo = UINTPTR_MAX;
@@ -6975,7 +6995,8 @@ static void hsafe__stack_clean(hsafe_pool *pool, hsafe_stack *s)
         hsafe_wipe(s->lo, s->size);
         return;
     }
-    if (pool->residency && (s->size >= HSAFE__RESIDENCY_MIN || s->high_water == 0))
+    if (pool->residency && (s->size >= HSAFE__RESIDENCY_MIN || s->high_water == 0) &&
+        pool->residency_epoch == hsafe__os_residency_epoch())   /* not a forked child */
         n = hsafe__os_touched(pool->residency, pool->pagemap_fd, s->lo, s->size, sp, 32);
     if (n < 0) {                    /* no residency: the whole stack */
         sp[0].start = 0;

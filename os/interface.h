@@ -27,6 +27,9 @@
  * Residency (which pages of a stack were ever touched)
  *   int    hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
  *   void   hsafe__os_residency_close(int *fd)
+ *   unsigned hsafe__os_residency_epoch(void)   changes in a forked child: a
+ *                                   descriptor opened under another epoch
+ *                                   describes the parent, not this process
  *   int    hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size,
  *                            hsafe__span *out, int max)
  *                     the touched spans, ascending; -1: unknown, treat all

@@ -326,6 +326,22 @@ static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
     return HSAFE__RES_NONE;
 }
 
+/* /proc/self/pagemap names the process that opened it: after fork() a
+ * child reading an inherited descriptor would see its parent's page table
+ * and skip the pages only the child touched, leaving them unwiped. The
+ * epoch changes in every forked child (pthread_atfork, registered at the
+ * first residency_open); a pool opened under another epoch scans whole
+ * stacks instead. Raw clone() without fork's handlers is not seen. */
+static volatile unsigned hsafe__os_fork_epoch;
+static void hsafe__os_forked(void) { hsafe__os_fork_epoch++; }
+static void hsafe__os_watch_forks(void) { pthread_atfork(NULL, NULL, hsafe__os_forked); }
+static unsigned hsafe__os_residency_epoch(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hsafe__os_watch_forks);
+    return hsafe__os_fork_epoch;
+}
+
 static void hsafe__os_residency_close(int *fd)
 {
     if (*fd >= 0) close(*fd);

@@ -273,6 +273,7 @@ static int hsafe__os_residency_open(int mlocked, int no_scan_ioctl, int *fd)
     return HSAFE__RES_NONE;
 }
 static void hsafe__os_residency_close(int *fd) { *fd = -1; }
+static unsigned hsafe__os_residency_epoch(void) { return 0; }   /* no fork */
 typedef struct hsafe__span { size_t start, end; } hsafe__span;
 static int hsafe__os_touched(int res, int fd, unsigned char *lo, size_t size, hsafe__span *out, int max)
 {

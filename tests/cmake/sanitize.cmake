@@ -183,7 +183,12 @@ foreach(_b IN LISTS HSAFE_TEST_BACKENDS)
                  DEFINES HSAFE_FUZZ_MAIN ENV ${HSAFE_SAN_ASAN_ENV} ARGS "${_fuzz_dir}/corpus"
                  LABELS sanitize asan fuzz ${_b})
   set_tests_properties(san.fuzz_seeds.asan.${_b} PROPERTIES FAIL_REGULAR_EXPRESSION "${HSAFE_SAN_ASAN_FAIL}")
-  add_dependencies(hsafe-sanitize test_san.stress.${_b} test_san.fuzz_seeds.asan.${_b})
+  hsafe_add_test(san.chan_seeds.asan.${_b} "${_fuzz_dir}/fuzz_chan.c" ${_b} OPTIONS ${HSAFE_SAN_ASAN_FLAGS}
+                 DEFINES HSAFE_FUZZ_MAIN ENV ${HSAFE_SAN_ASAN_ENV} ARGS "${_fuzz_dir}/chan_corpus"
+                 LABELS sanitize asan fuzz ${_b})
+  set_tests_properties(san.chan_seeds.asan.${_b} PROPERTIES FAIL_REGULAR_EXPRESSION "${HSAFE_SAN_ASAN_FAIL}")
+  add_dependencies(hsafe-sanitize test_san.stress.${_b} test_san.fuzz_seeds.asan.${_b}
+                   test_san.chan_seeds.asan.${_b})
 
   # ---- Valgrind client requests (vg_stacks.c) and the fuzz seeds ----------
   if(HSAFE_VALGRIND)
@@ -210,9 +215,13 @@ foreach(_b IN LISTS HSAFE_TEST_BACKENDS)
                    ARGS "${_fuzz_dir}/corpus" LABELS sanitize fuzz ${_b})
     hsafe_san_run(san.fuzz_seeds.vg.${_b} test_san.fuzz_seeds.${_b} ARGS "${_fuzz_dir}/corpus"
                   WRAP ${_vg} LABELS "valgrind;fuzz;${_b}")
+    hsafe_add_test(san.chan_seeds.${_b} "${_fuzz_dir}/fuzz_chan.c" ${_b} DEFINES HSAFE_FUZZ_MAIN
+                   ARGS "${_fuzz_dir}/chan_corpus" LABELS sanitize fuzz ${_b})
+    hsafe_san_run(san.chan_seeds.vg.${_b} test_san.chan_seeds.${_b} ARGS "${_fuzz_dir}/chan_corpus"
+                  WRAP ${_vg} LABELS "valgrind;fuzz;${_b}")
     add_dependencies(hsafe-sanitize test_san.vg_stacks.${_b} test_san.vg_stacks.noregister.${_b}
                      test_san.vg_stacks.nodefined_fini.${_b} test_san.vg_stacks.nodefined.${_b}
-                     test_san.fuzz_seeds.${_b})
+                     test_san.fuzz_seeds.${_b} test_san.chan_seeds.${_b})
   endif()
 
   # ---- gdb and the runtime unwinder -----------------------------------------

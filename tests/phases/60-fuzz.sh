@@ -16,7 +16,8 @@
 #
 # Time: HSAFE_FUZZ_SECONDS (default 120) in all, split asm 60%, ucontext
 # and fcontext 20% each (asm alone gets it all if the others cannot build);
-# then the HTTP parser target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
+# then the channel target, HSAFE_FUZZ_CHAN_SECONDS (20), and the HTTP parser
+# target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -82,6 +83,35 @@ for b in $backends; do
         ls "$work"/crash-"$b"-* 2>/dev/null | sed 's/^/    crash input: /'
     fi
 done
+
+# Channels: tests/fuzz/fuzz_chan.c (four tasks exchanging values over a
+# buffered and an unbuffered channel with closes, cancels and deadlines,
+# checked against a ledger: exactly once, in order, nothing lost), the asm
+# backend, seeded from tests/fuzz/chan_corpus/, HSAFE_FUZZ_CHAN_SECONDS
+# (default 20).
+csecs=${HSAFE_FUZZ_CHAN_SECONDS:-20}
+[ "$csecs" -ge 1 ] || csecs=1
+clog="$work/fuzz_chan.log"
+rm -rf "$work/corpus.chan" "$work"/crash-chan-* && mkdir -p "$work/corpus.chan"
+if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Wall -Wextra -Werror -DHSAFE_BACKEND_ASM -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
+        "$HSAFE_ROOT/tests/fuzz/fuzz_chan.c" -o "$work/fuzz_chan" >"$work/build.chan.log" 2>&1; then
+    "$work/fuzz_chan" -max_total_time="$csecs" -print_final_stats=1 -timeout=20 \
+        -rss_limit_mb=2048 -artifact_prefix="$work/crash-chan-" \
+        "$work/corpus.chan" "$HSAFE_ROOT/tests/fuzz/chan_corpus" >"$clog" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$clog" | tail -n 1)
+    if [ "$rc" -eq 0 ]; then
+        hsafe_pass "channels: ${csecs}s, ${execs:-?} executions, $(grep -o 'cov: [0-9]*' "$clog" | tail -n 1)"
+    else
+        hsafe_fail "channels: libFuzzer exit $rc after ${execs:-?} executions (log $clog)"
+        grep -E -A25 'ERROR|fuzz_chan:|SUMMARY|deadly' "$clog" | head -n 40 | sed 's/^/    | /'
+        ls "$work"/crash-chan-* 2>/dev/null | sed 's/^/    crash input: /'
+    fi
+else
+    hsafe_fail "channels: build"
+    tail -n 30 "$work/build.chan.log" | sed 's/^/    | /'
+fi
 
 # The HTTP request parser of examples/http_server.c (examples/http_parse.h):
 # its own target, tests/fuzz/fuzz_http.c, seeded with real requests from

@@ -212,9 +212,7 @@ int main(void)
     const char *seed_env = getenv("HSAFE_TEST_SEED");
     uint64_t seed = seed_env ? (uint64_t)strtoull(seed_env, NULL, 0) : (uint64_t)hsafe_now() | 1;
     T_BEGIN("test_chan_storm");
-#if defined(HSAFE__VALGRIND)
-    if (HSAFE__ON_VALGRIND) VALUES = 300;
-#endif
+    if (T_ON_VALGRIND) VALUES = 300;
     for (round = 0; round < 2; round++) {
         rng = seed + (uint64_t)round * 0x9e3779b97f4a7c15ull;
         if (!rng) rng = 1;

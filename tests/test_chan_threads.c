@@ -284,9 +284,7 @@ int main(void)
     wthread w[WORKERS];
     int i, missing = 0, cancels = 0, v;
     T_BEGIN("test_chan_threads");
-#if defined(HSAFE__VALGRIND)
-    if (HSAFE__ON_VALGRIND) VALUES = 3000;
-#endif
+    if (T_ON_VALGRIND) VALUES = 3000;
     CHECK_EQ(hsafe_chan_init(&work, sizeof(int), work_buf, 16, HSAFE_CHAN_SHARED), 0);
     CHECK_EQ(hsafe_chan_init(&results, sizeof(int), NULL, 0, HSAFE_CHAN_SHARED), 0);
     main_thread = pthread_self();

@@ -42,16 +42,6 @@
 #if !defined(_WIN32)
 #include <sys/resource.h>
 #endif
-/* Under valgrind (memcheck) an aborting child takes seconds. */
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#    define T_ON_VALGRIND (RUNNING_ON_VALGRIND)
-#  endif
-#endif
-#if !defined(T_ON_VALGRIND)
-#  define T_ON_VALGRIND 0
-#endif
 
 static hsafe_pool pool;
 

@@ -316,13 +316,8 @@ __attribute__((noinline)) static int secret_writer(void *arg)
 
 /* Scans read below the stack pointers of live tasks (this one's too):
  * memcheck must not report that. */
-#if defined(HSAFE__VALGRIND)
-#  define VG_QUIET_BEGIN VALGRIND_DISABLE_ERROR_REPORTING
-#  define VG_QUIET_END VALGRIND_ENABLE_ERROR_REPORTING
-#else
-#  define VG_QUIET_BEGIN ((void)0)
-#  define VG_QUIET_END ((void)0)
-#endif
+#define VG_QUIET_BEGIN T_VG_QUIET_BEGIN
+#define VG_QUIET_END T_VG_QUIET_END
 
 /* Byte by byte, the pattern never built in memory (a copy of it in this
  * frame, on the root's stack inside nm_memory, would be found); not

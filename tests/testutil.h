@@ -183,4 +183,23 @@ __attribute__((unused)) static int t_in_child(void (*fn)(void *), void *arg, cha
              fprintf(stderr, "%s:%d: CHECK_DIES(%s) failed: signal %d (want %d), stderr: %s\n", \
                      __FILE__, __LINE__, #fn, t_sig_, (sig), t_buf_); t_failures++; } } while (0)
 
+/* Valgrind, as the tests see it: T_ON_VALGRIND (running under it) and
+ * T_VG_QUIET_BEGIN/END (no error reports in between, for scans that read
+ * below live stack pointers on purpose). The tests detect it themselves:
+ * the implementation's own flags are private to the file that defines
+ * HSAFE_IMPLEMENTATION, which for most tests is another object. */
+#if defined(__has_include) && !defined(_WIN32)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#    define T_ON_VALGRIND (RUNNING_ON_VALGRIND)
+#    define T_VG_QUIET_BEGIN VALGRIND_DISABLE_ERROR_REPORTING
+#    define T_VG_QUIET_END VALGRIND_ENABLE_ERROR_REPORTING
+#  endif
+#endif
+#if !defined(T_ON_VALGRIND)
+#  define T_ON_VALGRIND 0
+#  define T_VG_QUIET_BEGIN ((void)0)
+#  define T_VG_QUIET_END ((void)0)
+#endif
+
 #endif /* HSAFE_TESTUTIL_H */

@@ -14,9 +14,9 @@
 #   cc -DHSAFE_FUZZ_MAIN -I. -Itests tests/fuzz/fuzz_hsafe.c -o replay
 #   FUZZ_HSAFE_TRACE=1 ./replay <that file>
 #
-# Time: HSAFE_FUZZ_SECONDS (default 120) in all, split asm 60%, ucontext
+# Time: HSAFE_FUZZ_SECONDS (default 100) in all, split asm 60%, ucontext
 # and fcontext 20% each (asm alone gets it all if the others cannot build);
-# then the channel target, HSAFE_FUZZ_CHAN_SECONDS (20), and the HTTP parser
+# then the channel target, HSAFE_FUZZ_CHAN_SECONDS (15), and the HTTP parser
 # target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -26,7 +26,7 @@ fi
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext: Boost.Context not installed"
 
 work="$HSAFE_BUILD/60-fuzz"
-total=${HSAFE_FUZZ_SECONDS:-120}
+total=${HSAFE_FUZZ_SECONDS:-100}
 mkdir -p "$work"
 
 build() {   # backend -> 0 if built
@@ -88,8 +88,8 @@ done
 # buffered and an unbuffered channel with closes, cancels and deadlines,
 # checked against a ledger: exactly once, in order, nothing lost), the asm
 # backend, seeded from tests/fuzz/chan_corpus/, HSAFE_FUZZ_CHAN_SECONDS
-# (default 20).
-csecs=${HSAFE_FUZZ_CHAN_SECONDS:-20}
+# (default 15).
+csecs=${HSAFE_FUZZ_CHAN_SECONDS:-15}
 [ "$csecs" -ge 1 ] || csecs=1
 clog="$work/fuzz_chan.log"
 rm -rf "$work/corpus.chan" "$work"/crash-chan-* && mkdir -p "$work/corpus.chan"

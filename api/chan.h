@@ -118,7 +118,8 @@ typedef struct hsafe_chan hsafe_chan;
 /* Prepare `ch` (caller memory) for elements of elem_size bytes. cap 0
  * makes an unbuffered (rendezvous) channel (buf may be NULL); otherwise
  * buf holds cap * elem_size bytes, the caller's, untouched by hsafe after
- * the channel is no longer used. No allocation. Not thread-safe: finish
+ * the channel is no longer used. A slot is zeroed when its value is
+ * received, so a drained buffer holds no copy of what went through. No allocation. Not thread-safe: finish
  * it before other threads see the channel.
  * Errors: HSAFE_EINVAL (NULL ch; cap > 0 with NULL buf, or cap *
  * elem_size overflowing; unknown flags). */

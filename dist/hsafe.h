@@ -1346,7 +1346,8 @@ typedef struct hsafe_chan hsafe_chan;
 /* Prepare `ch` (caller memory) for elements of elem_size bytes. cap 0
  * makes an unbuffered (rendezvous) channel (buf may be NULL); otherwise
  * buf holds cap * elem_size bytes, the caller's, untouched by hsafe after
- * the channel is no longer used. No allocation. Not thread-safe: finish
+ * the channel is no longer used. A slot is zeroed when its value is
+ * received, so a drained buffer holds no copy of what went through. No allocation. Not thread-safe: finish
  * it before other threads see the channel.
  * Errors: HSAFE_EINVAL (NULL ch; cap > 0 with NULL buf, or cap *
  * elem_size overflowing; unknown flags). */
@@ -9604,7 +9605,11 @@ static void hsafe__chan_put(hsafe_chan *ch, const void *src)
 
 static void hsafe__chan_take(hsafe_chan *ch, void *dst)
 {
-    if (ch->elem_size) hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
+    if (ch->elem_size) {
+        unsigned char *slot = ch->buf + ch->head * ch->elem_size;
+        hsafe__chan_copy(ch, dst, slot);
+        memset(slot, 0, ch->elem_size);     /* no copy of a received value stays behind */
+    }
     if (++ch->head == ch->cap) ch->head = 0;
     ch->count--;
 }

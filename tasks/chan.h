@@ -154,7 +154,11 @@ static void hsafe__chan_put(hsafe_chan *ch, const void *src)
 
 static void hsafe__chan_take(hsafe_chan *ch, void *dst)
 {
-    if (ch->elem_size) hsafe__chan_copy(ch, dst, ch->buf + ch->head * ch->elem_size);
+    if (ch->elem_size) {
+        unsigned char *slot = ch->buf + ch->head * ch->elem_size;
+        hsafe__chan_copy(ch, dst, slot);
+        memset(slot, 0, ch->elem_size);     /* no copy of a received value stays behind */
+    }
     if (++ch->head == ch->cap) ch->head = 0;
     ch->count--;
 }

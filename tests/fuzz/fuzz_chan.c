@@ -41,8 +41,9 @@
  *     receiver gets one sender's values on one channel in the order sent;
  *   - at the end (every task done): each successful send was received or
  *     is still in channel 0's buffer (drained with try_recv), no failed
- *     send's value was ever received, and the bytes around channel 0's
- *     buffer are untouched.
+ *     send's value was ever received, the bytes around channel 0's
+ *     buffer are untouched and each slot of it is zero again (or was
+ *     never used).
  */
 #define HSAFE_IMPLEMENTATION
 #include "hsafe.h"
@@ -345,6 +346,15 @@ static void run_program(const uint8_t *data, size_t size)
         EXPECT(S.buf0[i] == 0xa5 && S.buf0[sizeof S.buf0 - 1 - i] == 0xa5, "write outside the buffer");
     for (i = 16 + cap * S.esize; i < sizeof S.buf0 - 16; i++)
         EXPECT(S.buf0[i] == 0xa5, "write past the channel's capacity");
+    for (i = 0; i < cap; i++) {         /* drained: each slot zeroed, or never used */
+        const unsigned char *slot = S.buf0 + 16 + i * S.esize;
+        size_t k, zero = 0, fresh = 0;
+        for (k = 0; k < S.esize; k++) {
+            zero += slot[k] == 0;
+            fresh += slot[k] == 0xa5;
+        }
+        EXPECT(zero == S.esize || fresh == S.esize, "slot %zu keeps a received value", i);
+    }
 }
 
 #if defined(HSAFE_FUZZ_MAIN)

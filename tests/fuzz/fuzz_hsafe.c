@@ -1076,56 +1076,6 @@ static void run_program(const uint8_t *data, size_t size)
     finish();
 }
 
-#if defined(HSAFE_FUZZ_MAIN)
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int run_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    static uint8_t buf[1 << 16];
-    size_t n;
-    if (!f) { perror(path); return 1; }
-    n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    run_program(buf, n);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    int i, files = 0, bad = 0;
-    printf("# fuzz_hsafe replay\n# %s\n", hsafe_config_string());
-    trace = getenv("FUZZ_HSAFE_TRACE") != NULL;
-    for (i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) != 0) { perror(argv[i]); bad++; continue; }
-        if (S_ISDIR(st.st_mode)) {
-            DIR *d = opendir(argv[i]);
-            struct dirent *e;
-            char path[4096];
-            while (d && (e = readdir(d)) != NULL) {
-                if (e->d_name[0] == '.') continue;
-                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-                bad += run_file(path);
-                files++;
-            }
-            if (d) closedir(d);
-        } else {
-            bad += run_file(argv[i]);
-            files++;
-        }
-    }
-    printf("%d inputs replayed\n", files);
-    if (files == 0 || bad) return 1;
-    printf("ok\n");
-    return 0;
-}
-#else
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    run_program(data, size);
-    return 0;
-}
-#endif
+#define FUZZ_NAME "fuzz_hsafe"
+#define FUZZ_TRACE_ENV "FUZZ_HSAFE_TRACE"
+#include "fuzz_main.h"

@@ -8492,14 +8492,23 @@ static hsafe_task *hsafe__task_innermost(void)
     return t;
 }
 
-static hsafe_task *hsafe__task_here(const char *what)
+__attribute__((noreturn, noinline, cold)) static void hsafe__task_here_misuse(const char *what)
 {
     hsafe_loop *l = hsafe__tls.loop;
     hsafe_task *t = l ? l->current : NULL;
     if (!t) hsafe__task_misuse("%s called outside a task", what);
-    if ((void *)hsafe__tls.run != l->run_outer)
-        hsafe__task_misuse("%s called inside a hsafe_run nested in task '%s' "
-                           "(a run cannot block: return from it first)", what, hsafe__tname(t));
+    hsafe__task_misuse("%s called inside a hsafe_run nested in task '%s' "
+                       "(a run cannot block: return from it first)", what, hsafe__tname(t));
+}
+
+/* The running task, for a call that may block; aborts naming `what` when
+ * there is none (or a run nested in it is more recent). Inline: every
+ * blocking call starts here. */
+static inline hsafe_task *hsafe__task_here(const char *what)
+{
+    hsafe_loop *l = hsafe__tls.loop;
+    hsafe_task *t = l ? l->current : NULL;
+    if (!t || (void *)hsafe__tls.run != l->run_outer) hsafe__task_here_misuse(what);
     return t;
 }
 
@@ -9493,12 +9502,12 @@ enum { HSAFE__SEL_OPEN = 0, HSAFE__SEL_GAVEUP = -1, HSAFE__SEL_BUSY = -2 };
 
 /* ---- the select state word ----------------------------------------------- */
 
-static int hsafe__sel_get(const hsafe__chan_sel *s)
+static inline int hsafe__sel_get(const hsafe__chan_sel *s)
 {
     return s->shared ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : s->state;
 }
 
-static void hsafe__sel_set(hsafe__chan_sel *s, int v)
+static inline void hsafe__sel_set(hsafe__chan_sel *s, int v)
 {
     if (s->shared) __atomic_store_n(&s->state, v, __ATOMIC_RELEASE);
     else s->state = v;
@@ -9506,7 +9515,7 @@ static void hsafe__sel_set(hsafe__chan_sel *s, int v)
 
 /* OPEN -> BUSY (waits while another thread has it BUSY). 0 if the select
  * is over (done or given up). */
-static int hsafe__sel_lock(hsafe__chan_sel *s)
+static inline int hsafe__sel_lock(hsafe__chan_sel *s)
 {
     unsigned spins = 0;
     if (!s->shared) {
@@ -9526,7 +9535,7 @@ static int hsafe__sel_lock(hsafe__chan_sel *s)
 
 /* Lock two selects (mine and a waiter's) in address order.
  * 0: both locked; 1: mine is over; 2: the waiter's is over. */
-static int hsafe__sel_lock2(hsafe__chan_sel *me, hsafe__chan_sel *peer)
+static inline int hsafe__sel_lock2(hsafe__chan_sel *me, hsafe__chan_sel *peer)
 {
     hsafe__chan_sel *first = (uintptr_t)me < (uintptr_t)peer ? me : peer;
     hsafe__chan_sel *second = first == me ? peer : me;
@@ -9550,12 +9559,12 @@ static void hsafe__chan_unlock(hsafe_chan *ch)
     if (ch->flags & HSAFE_CHAN_SHARED) hsafe__spin_unlock(&ch->lock);
 }
 
-static hsafe_chan_clause *hsafe__clause_of(hsafe__chan_waiter *w)
+static inline hsafe_chan_clause *hsafe__clause_of(hsafe__chan_waiter *w)
 {
     return HSAFE__CONTAINER(w, hsafe_chan_clause, w);
 }
 
-static void hsafe__wq_push(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+static inline void hsafe__wq_push(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
                            hsafe__chan_waiter *w)
 {
     w->next = NULL;
@@ -9566,7 +9575,7 @@ static void hsafe__wq_push(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
     w->linked = 1;
 }
 
-static void hsafe__wq_unlink(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
+static inline void hsafe__wq_unlink(hsafe__chan_waiter **head, hsafe__chan_waiter **tail,
                              hsafe__chan_waiter *w)
 {
     if (w->prev) w->prev->next = w->next;
@@ -9577,13 +9586,13 @@ static void hsafe__wq_unlink(hsafe__chan_waiter **head, hsafe__chan_waiter **tai
     w->linked = 0;
 }
 
-static void hsafe__chan_unlink(hsafe_chan *ch, hsafe_chan_clause *c)
+static inline void hsafe__chan_unlink(hsafe_chan *ch, hsafe_chan_clause *c)
 {
     if (c->op == HSAFE_CHAN_SEND) hsafe__wq_unlink(&ch->sendq, &ch->sendq_tail, &c->w);
     else hsafe__wq_unlink(&ch->recvq, &ch->recvq_tail, &c->w);
 }
 
-static void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void *src)
+static inline void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void *src)
 {
     if (!dst) return;
     switch (ch->elem_size) {            /* the usual sizes inline, not a call */
@@ -9615,7 +9624,7 @@ static void hsafe__chan_take(hsafe_chan *ch, void *dst)
 }
 
 /* The waiter's task may go on: wake it on its loop. */
-static void hsafe__chan_wake(hsafe__chan_sel *s)
+static inline void hsafe__chan_wake(hsafe__chan_sel *s)
 {
     hsafe_task *t = s->task;
     if (!s->shared || t->loop == hsafe__tls.loop) hsafe__task_wake(t, HSAFE_OK);
@@ -9624,7 +9633,7 @@ static void hsafe__chan_wake(hsafe__chan_sel *s)
 
 /* Finish a waiting clause (its select is BUSY, held by us): unlink it, set
  * its result, mark its select done, wake its task. */
-static void hsafe__chan_finish(hsafe_chan *ch, hsafe__chan_waiter *w, int rc)
+static inline void hsafe__chan_finish(hsafe_chan *ch, hsafe__chan_waiter *w, int rc)
 {
     hsafe__chan_sel *s = w->sel;
     hsafe_chan_clause *c = hsafe__clause_of(w);
@@ -9638,7 +9647,7 @@ static void hsafe__chan_finish(hsafe_chan *ch, hsafe__chan_waiter *w, int rc)
  * done. 1: done (me says so, c->rc set); 0: it would have to wait; -1: my
  * select is already over (a clause of mine queued on another channel was
  * done by another thread, or I gave up). */
-static int hsafe__chan_try_op(hsafe_chan *ch, hsafe_chan_clause *c, hsafe__chan_sel *me)
+static inline __attribute__((always_inline)) int hsafe__chan_try_op(hsafe_chan *ch, hsafe_chan_clause *c, hsafe__chan_sel *me)
 {
     hsafe__chan_waiter *w, *next;
     int done = c->w.index + 1;
@@ -9823,6 +9832,45 @@ HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_
     return HSAFE_OK;
 }
 
+/* One blocking clause on a channel of this loop (not HSAFE_CHAN_SHARED):
+ * what hsafe__chan_select does for one clause, without its loops and
+ * atomics, since nothing here is seen by another thread. */
+static int hsafe__chan_one_local(hsafe_chan *ch, hsafe_chan_clause *c, hsafe_time deadline,
+                                 const char *what)
+{
+    hsafe_task *t = hsafe__task_here(what);
+    hsafe__chan_sel sel;
+    hsafe_time dl;
+    int rc = HSAFE_OK;
+    if (!ch->loop) ch->loop = t->loop;
+    else if (ch->loop != t->loop)
+        hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
+                           "by several loops or threads needs HSAFE_CHAN_SHARED)",
+                           what, hsafe__tname(t));
+    if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
+    sel.state = HSAFE__SEL_OPEN;
+    sel.shared = 0;
+    sel.task = t;
+    c->w.sel = &sel;
+    c->w.index = 0;
+    c->w.linked = 0;
+    if (hsafe__chan_try_op(ch, c, &sel)) return c->rc;   /* done now (a local select cannot be over) */
+    dl = hsafe__eff_deadline(t, deadline);
+    if (dl != HSAFE_FOREVER && dl <= hsafe__tos_now()) return HSAFE_ETIMEDOUT;
+    if (c->op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c->w);
+    else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c->w);
+    for (;;) {
+        rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
+        if (sel.state != HSAFE__SEL_OPEN) break;          /* done for us */
+        if (rc != HSAFE_OK) {                              /* deadline or cancel */
+            sel.state = HSAFE__SEL_GAVEUP;
+            break;
+        }
+    }
+    if (c->w.linked) hsafe__chan_unlink(ch, c);
+    return sel.state > 0 ? c->rc : rc;
+}
+
 /* One clause, as a select of one. */
 static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadline, int blocking,
                            const char *what)
@@ -9837,20 +9885,7 @@ static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadli
     c.op = op;
     c.elem = elem;
     c.rc = HSAFE_OK;
-    /* Fast path: try it at once (the buffer, or a task waiting on the other
-     * side), with a select record nobody else sees yet. */
-    if ((!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) &&
-        (!blocking || (ch->flags & HSAFE_CHAN_SHARED) || ch->loop == hsafe__tls.loop)) {
-        hsafe__chan_sel me;
-        me.state = HSAFE__SEL_OPEN;
-        me.shared = 0;
-        me.task = NULL;
-        c.w.index = 0;
-        hsafe__chan_lock(ch);
-        r = hsafe__chan_try_op(ch, &c, &me);
-        hsafe__chan_unlock(ch);
-        if (r == 1) return c.rc;
-    }
+    if (blocking && !(ch->flags & HSAFE_CHAN_SHARED)) return hsafe__chan_one_local(ch, &c, deadline, what);
     r = hsafe__chan_select(&c, 1, deadline, blocking, what);
     return r == 0 ? c.rc : r;
 }

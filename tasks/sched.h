@@ -72,14 +72,23 @@ static hsafe_task *hsafe__task_innermost(void)
     return t;
 }
 
-static hsafe_task *hsafe__task_here(const char *what)
+__attribute__((noreturn, noinline, cold)) static void hsafe__task_here_misuse(const char *what)
 {
     hsafe_loop *l = hsafe__tls.loop;
     hsafe_task *t = l ? l->current : NULL;
     if (!t) hsafe__task_misuse("%s called outside a task", what);
-    if ((void *)hsafe__tls.run != l->run_outer)
-        hsafe__task_misuse("%s called inside a hsafe_run nested in task '%s' "
-                           "(a run cannot block: return from it first)", what, hsafe__tname(t));
+    hsafe__task_misuse("%s called inside a hsafe_run nested in task '%s' "
+                       "(a run cannot block: return from it first)", what, hsafe__tname(t));
+}
+
+/* The running task, for a call that may block; aborts naming `what` when
+ * there is none (or a run nested in it is more recent). Inline: every
+ * blocking call starts here. */
+static inline hsafe_task *hsafe__task_here(const char *what)
+{
+    hsafe_loop *l = hsafe__tls.loop;
+    hsafe_task *t = l ? l->current : NULL;
+    if (!t || (void *)hsafe__tls.run != l->run_outer) hsafe__task_here_misuse(what);
     return t;
 }
 

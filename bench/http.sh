@@ -22,6 +22,10 @@
 #   BENCH {http,go_http,uv_http}_rps.{get,mac}.{1core,2core}   requests/s
 #   BENCH {http,go_http,uv_http}_p99_ms.{get,mac}.{1core,2core} wrk's p99
 #   BENCH http_ratio.{get,mac}.{1core,2core}.vs_{go,uv}         hsafe / other
+#   BENCH diag.{http,go_http,uv_http}_cpu_us_per_req.{get,mac}.{1core,2core}
+#         the server's CPU time (user + system, /proc/PID/stat) during the
+#         timed wrk run / the requests it served: what a request costs the
+#         server, whether or not wrk or the machine was what limited rps
 # and the targets (1core): get vs Go >= 1.5, mac vs Go >= 1.2, both vs
 # libuv >= 0.8 ("met" or "NOT MET"; the script does not fail on a miss).
 #
@@ -109,17 +113,25 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-declare -A RPS P99 NOTE
+# cpu_ticks PID: user + system CPU time of the whole process, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+declare -A RPS P99 NOTE CPU
 measure() {     # server ep cores
-    local s=$1 ep=$2 n=$3 url wargs=() f="$out/wrk.$1.$2.$3.out" pin=""
+    local s=$1 ep=$2 n=$3 url wargs=() f="$out/wrk.$1.$2.$3.out" pin="" c0 c1
     [ "$n" = 1 ] && pin="taskset -c 1"
     start "$s" "$n" || { echo "bench/http.sh: $s did not start" >&2; stop; return; }
     url="http://127.0.0.1:$PORT/"
     [ "$ep" = mac ] && { url="${url}mac"; wargs=(-s "$out/post.lua"); }
     $pin wrk -t"$n" -c"$CONNS" -d1s "${wargs[@]}" "$url" >/dev/null 2>&1
+    c0=$(cpu_ticks "$SPID")
     $pin wrk -t"$n" -c"$CONNS" -d"${SECS}s" --latency "${wargs[@]}" "$url" >"$f" 2>&1
+    c1=$(cpu_ticks "$SPID")
     stop
     RPS[$s.$ep.$n]=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$f")
+    # the server's CPU time per request, in microseconds
+    CPU[$s.$ep.$n]=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v r="${RPS[$s.$ep.$n]:-0}" \
+        -v t="$SECS" 'BEGIN { if (r > 0) printf "%.1f", c / hz * 1e6 / (r * t) }')
     P99[$s.$ep.$n]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$f")")
     NOTE[$s.$ep.$n]=""
     grep -q 'Socket errors\|Non-2xx' "$f" && NOTE[$s.$ep.$n]=" (errors: $(grep 'Socket errors\|Non-2xx' "$f" | tr -s ' ' | tr '\n' ';'))"
@@ -145,6 +157,8 @@ for n in 1 2; do
         for s in hsafe go uv; do printf ' %12s' "${RPS[$s.$ep.$n]:-n/a}"; done
         printf '\n%-28s' "  p99 ms"
         for s in hsafe go uv; do printf ' %12s' "${P99[$s.$ep.$n]:-n/a}"; done
+        printf '\n%-28s' "  server CPU us/request"
+        for s in hsafe go uv; do printf ' %12s' "${CPU[$s.$ep.$n]:-n/a}"; done
         printf '\n'
     done
 done
@@ -156,6 +170,7 @@ for n in 1 2; do
             [ -n "$v" ] || continue
             echo "BENCH $(name "$s")_rps.$ep.${n}core $v${NOTE[$s.$ep.$n]}"
             echo "BENCH $(name "$s")_p99_ms.$ep.${n}core ${P99[$s.$ep.$n]}"
+            [ -n "${CPU[$s.$ep.$n]:-}" ] && echo "BENCH diag.$(name "$s")_cpu_us_per_req.$ep.${n}core ${CPU[$s.$ep.$n]}"
         done
     done
 done

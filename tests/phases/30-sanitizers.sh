@@ -26,6 +26,7 @@ fi
 hsafe_need_pkgs valgrind || hsafe_log "valgrind: not installed, its tests are not built"
 hsafe_need_pkgs gdb || hsafe_log "gdb: not installed, the backtrace tests are not run"
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext tests will not be built"
+hsafe_generator
 
 root="$HSAFE_BUILD/30-sanitizers"
 mkdir -p "$root"
@@ -33,9 +34,10 @@ mkdir -p "$root"
 build_and_test() {   # label dir cc cxx [ctest args...]
     local label=$1 dir=$2 cc=$3 cxx=$4
     shift 4
-    hsafe_log "$label: configure + build in $dir"
+    hsafe_log "$label: configure + build in $dir ($HSAFE_GENERATOR)"
+    hsafe_same_generator "$dir"
     # DWARF 4: valgrind 3.19 cannot read all of clang's DWARF 5.
-    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "Unix Makefiles" -DHSAFE_BUILD_TESTS=ON \
+    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "$HSAFE_GENERATOR" -DHSAFE_BUILD_TESTS=ON \
             -DHSAFE_TEST_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
             -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
             -DCMAKE_C_FLAGS=-gdwarf-4 -DCMAKE_CXX_FLAGS=-gdwarf-4 \
@@ -45,11 +47,11 @@ build_and_test() {   # label dir cc cxx [ctest args...]
         return
     fi
     grep 'hsafe:' "$dir.configure.log" | sed 's/^/    /'
-    if cmake --build "$dir" -j "$JOBS" --target hsafe-sanitize -- -k >"$dir.build.log" 2>&1; then
+    if cmake --build "$dir" -j "$JOBS" --target hsafe-sanitize -- $HSAFE_KEEP_GOING >"$dir.build.log" 2>&1; then
         hsafe_pass "$label: build"
     else
         hsafe_fail "$label: build (errors below; what did build is still tested)"
-        grep -E -B2 -A8 'error|Error [0-9]' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
+        grep -E -B2 -A8 'error|Error [0-9]|^FAILED:' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
     fi
     hsafe_ctest_run "$dir" -L sanitize "$@"
 }

@@ -21,7 +21,7 @@
 #
 # The builds, and then the runs, go $JOBS at a time (each run is its own
 # process; the verdicts are printed in the order of the matrix afterwards).
-# Budget: about 4 minutes on 2 cores.
+# Budget: about 5 minutes on 2 cores (301 s on this loaded machine).
 #
 # By hand: bash tests/phases/40-residue.sh [FILTER]   (FILTER: a substring
 # of the configuration name, e.g. "gcc.O2.asm"); RESIDUE_VERBOSE=1 prints

@@ -30,8 +30,8 @@
 #
 # Environment: HSAFE_CROSS_TARGETS="aarch64 armhf" runs a subset;
 # HSAFE_CROSS_NO_CXX=1 neither installs nor uses the C++ cross compilers.
-# Budget: about 16 minutes on 2 cores (2.5 minutes per target), plus about
-# a minute of apt-get when nothing is installed yet.
+# Budget: about 13 minutes on 2 cores (760 s here, about 2 minutes per
+# target), plus about a minute of apt-get when nothing is installed yet.
 . "$(dirname "$0")/../lib/common.sh"
 
 # name  triple  Debian arch  qemu  has-asm

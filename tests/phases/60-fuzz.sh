@@ -19,8 +19,8 @@
 # then the channel target, HSAFE_FUZZ_CHAN_SECONDS (15), and the HTTP parser
 # target, HSAFE_FUZZ_HTTP_SECONDS (15): 130 s of fuzzing. The five fuzzers
 # (and their five builds) run $JOBS at a time, each fuzzer on its own core
-# for its own seconds, so on 2 cores the phase takes about 70 s of fuzzing
-# plus about 30 s of builds (it took 160 s when they ran one at a time).
+# for its own seconds, so on 2 cores the phase takes about 75 s of fuzzing
+# plus about 10 s of builds (87 s here; 160 s when they ran one at a time).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then

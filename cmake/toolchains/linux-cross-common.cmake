@@ -19,6 +19,22 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # try_compile projects read this file again: hand them our options.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES
      HSAFE_CROSS_CLANG HSAFE_CROSS_CC HSAFE_CROSS_NO_CXX)
+# check_language(CXX) configures a sub-project (CMakeFiles/CheckCXX) with
+# this file but without our cache variables, so -DHSAFE_CROSS_NO_CXX=ON
+# and -DHSAFE_CROSS_CLANG=ON were lost there (the C++ tests were built
+# with <triple>-g++ anyway): hand them over in the environment, which the
+# sub-project's cmake inherits from this one.
+foreach(_hsafe_v HSAFE_CROSS_CLANG HSAFE_CROSS_CC HSAFE_CROSS_NO_CXX)
+  if(CMAKE_BINARY_DIR MATCHES "/CheckCXX$")
+    if(DEFINED ENV{${_hsafe_v}})
+      set(${_hsafe_v} "$ENV{${_hsafe_v}}")
+    endif()
+  elseif(DEFINED ${_hsafe_v})
+    set(ENV{${_hsafe_v}} "${${_hsafe_v}}")
+  else()
+    unset(ENV{${_hsafe_v}})
+  endif()
+endforeach()
 
 if(HSAFE_CROSS_CLANG)
   set(CMAKE_C_COMPILER clang)

@@ -27,6 +27,10 @@ if(NOT HSAFE_TEST_SANITIZE OR CMAKE_CROSSCOMPILING)
 endif()
 
 find_program(HSAFE_VALGRIND valgrind)
+# The phase's gcc build leaves the valgrind runs of the unit binaries to
+# the clang build (label valgrind; those binaries are not instrumented):
+# with this OFF they are neither registered nor built by hsafe-sanitize.
+option(HSAFE_TEST_SANITIZE_UNIT_VALGRIND "Run the unit binaries under valgrind (<name>.vg.<backend>)" ON)
 find_program(HSAFE_GDB gdb)
 set(_san_dir "${CMAKE_CURRENT_SOURCE_DIR}/sanitize")
 set(_gdb_dir "${CMAKE_CURRENT_SOURCE_DIR}/gdb")
@@ -99,7 +103,7 @@ foreach(_src IN LISTS HSAFE_TEST_SOURCES)
       set_tests_properties(${_name}.asan.${_b} PROPERTIES FAIL_REGULAR_EXPRESSION "${HSAFE_SAN_ASAN_FAIL}")
       add_dependencies(hsafe-sanitize test_${_name}.asan.${_b})
     endif()
-    if(HSAFE_VALGRIND AND TARGET test_${_name}.${_b}
+    if(HSAFE_VALGRIND AND HSAFE_TEST_SANITIZE_UNIT_VALGRIND AND TARGET test_${_name}.${_b}
        AND NOT _name IN_LIST HSAFE_SAN_NO_VALGRIND AND NOT _text MATCHES "hsafe-test: no-valgrind")
       hsafe_san_run(${_name}.vg.${_b} test_${_name}.${_b} WRAP ${HSAFE_VALGRIND} ${HSAFE_SAN_VG_ARGS}
                     LABELS "valgrind;${_b}" TIMEOUT 600)

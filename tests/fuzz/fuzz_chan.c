@@ -45,7 +45,9 @@
  *     buffer are untouched and each slot of it is zero again (or was
  *     never used).
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include <stdio.h>
 #include <stdlib.h>

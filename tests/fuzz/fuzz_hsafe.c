@@ -41,11 +41,14 @@
  * stack each pool created acquired once more (all zero), and the pools are
  * destroyed.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>   /* sysconf */
 
 #define NPOOL 2
 #define NHELD 8

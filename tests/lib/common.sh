@@ -51,6 +51,21 @@
 #       can run several builds and end with hsafe_phase_end_counted.
 #       Returns 1 if anything failed.
 #
+#   hsafe_generator
+#       Sets HSAFE_GENERATOR to the CMake generator the phase should use:
+#       "Ninja" when ninja is installed (installing ninja-build if it is
+#       missing and we may), else "Unix Makefiles"; and HSAFE_KEEP_GOING to
+#       that build tool's "keep going after an error" flags, for
+#       `cmake --build DIR -- $HSAFE_KEEP_GOING`. Ninja does the same work
+#       with about a third less CPU than make's recursive Makefiles (which
+#       start several cmake processes per target): ~15 s per build of the
+#       test suite, ~1 minute per sanitizer build. HSAFE_GENERATOR set in
+#       the environment wins.
+#
+#   hsafe_same_generator DIR
+#       Removes the build directory DIR if it was configured with another
+#       generator than HSAFE_GENERATOR (CMake refuses to switch in place).
+#
 #   Optional counting helpers, for phases that run their own checks:
 #   hsafe_pass DESC / hsafe_fail DESC / hsafe_skip DESC
 #       Count one passed / failed / skipped check in HSAFE_PASSED,
@@ -154,6 +169,27 @@ hsafe_need_pkgs() {
     tail -n 20 "$HSAFE_BUILD/logs/apt.log" | sed 's/^/    | /'
     echo "SKIPPED: needs Debian packages: ${missing[*]} (apt-get install failed, see $HSAFE_BUILD/logs/apt.log)"
     return 1
+}
+
+hsafe_generator() {
+    if [ -z "${HSAFE_GENERATOR:-}" ]; then
+        if command -v ninja >/dev/null 2>&1 || hsafe_need_pkgs ninja-build >/dev/null 2>&1; then
+            HSAFE_GENERATOR=Ninja
+        else
+            HSAFE_GENERATOR="Unix Makefiles"
+        fi
+    fi
+    case $HSAFE_GENERATOR in
+        Ninja) HSAFE_KEEP_GOING="-k 0" ;;
+        *)     HSAFE_KEEP_GOING="-k" ;;
+    esac
+}
+
+hsafe_same_generator() {
+    local g
+    [ -f "$1/CMakeCache.txt" ] || return 0
+    g=$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$1/CMakeCache.txt")
+    [ "$g" = "$HSAFE_GENERATOR" ] || rm -rf "$1"
 }
 
 # Run ctest in $1 with the remaining arguments; set HSAFE__CT_P/F/S.

@@ -8,12 +8,14 @@ if ! hsafe_need_pkgs cmake make gcc g++ libc6-dev; then
 fi
 # fcontext tests need Boost.Context; without it they are simply not built.
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext tests will not be built"
+hsafe_generator
 
 build_and_test() {   # label builddir [cmake args...]
     local label=$1 dir=$2
     shift 2
-    hsafe_log "$label: configure + build in $dir"
-    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "Unix Makefiles" -DHSAFE_BUILD_TESTS=ON "$@" \
+    hsafe_log "$label: configure + build in $dir ($HSAFE_GENERATOR)"
+    hsafe_same_generator "$dir"
+    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "$HSAFE_GENERATOR" -DHSAFE_BUILD_TESTS=ON "$@" \
             >"$dir.configure.log" 2>&1; then
         hsafe_fail "$label: cmake configure"
         tail -n 40 "$dir.configure.log" | sed 's/^/    | /'
@@ -22,11 +24,11 @@ build_and_test() {   # label builddir [cmake args...]
     grep 'hsafe:' "$dir.configure.log" | sed 's/^/    /'
     # -k: build every test that compiles; those that do not are reported
     # by ctest as "Not Run" failures, with the compiler errors above.
-    if cmake --build "$dir" -j "$JOBS" -- -k >"$dir.build.log" 2>&1; then
+    if cmake --build "$dir" -j "$JOBS" -- $HSAFE_KEEP_GOING >"$dir.build.log" 2>&1; then
         hsafe_pass "$label: build"
     else
         hsafe_fail "$label: build (errors below; what did build is still tested)"
-        grep -E -B2 -A8 'error|Error [0-9]' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
+        grep -E -B2 -A8 'error|Error [0-9]|^FAILED:' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
     fi
     hsafe_ctest_run "$dir"
 }

@@ -10,14 +10,17 @@
 #          TSan test; the stress test; the fuzz seed corpus under ASan and
 #          valgrind; gdb backtraces and the runtime unwinder (tests/gdb/).
 #   gcc    the same without the valgrind runs (the binaries valgrind runs
-#          are not instrumented, so one compiler is enough for those); the
-#          sanitizer instrumentation and the gdb view differ by compiler.
+#          are not instrumented, so one compiler is enough for those, and
+#          the gcc build does not build the unit binaries only valgrind
+#          runs); the sanitizer instrumentation and the gdb view differ by
+#          compiler.
 # Then, when gdb-multiarch, qemu-user and gcc-aarch64-linux-gnu can be
 # installed, the same gdb backtraces on the aarch64 asm backend: gdb_bt.c
 # built static at -O0 and -O2, run under qemu-aarch64's gdbstub
 # (run_gdb.sh with HSAFE_GDB_QEMU), one test per build and scenario; and
 # unwind.c (libgcc's unwinder, C and, with g++-aarch64-linux-gnu, C++).
-# Budget: under 8 minutes on 2 cores (about 3 here).
+# Both builds use Ninja when it is there (hsafe_generator).
+# Budget: about 10 minutes on 2 cores (11 on this loaded machine).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs cmake make gcc g++ clang libclang-rt-14-dev; then
@@ -26,36 +29,40 @@ fi
 hsafe_need_pkgs valgrind || hsafe_log "valgrind: not installed, its tests are not built"
 hsafe_need_pkgs gdb || hsafe_log "gdb: not installed, the backtrace tests are not run"
 hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext tests will not be built"
+hsafe_generator
 
 root="$HSAFE_BUILD/30-sanitizers"
 mkdir -p "$root"
 
-build_and_test() {   # label dir cc cxx [ctest args...]
-    local label=$1 dir=$2 cc=$3 cxx=$4
-    shift 4
-    hsafe_log "$label: configure + build in $dir"
+build_and_test() {   # label dir cc cxx cmake-arg [ctest args...]
+    local label=$1 dir=$2 cc=$3 cxx=$4 extra=$5
+    shift 5
+    hsafe_log "$label: configure + build in $dir ($HSAFE_GENERATOR)"
+    hsafe_same_generator "$dir"
     # DWARF 4: valgrind 3.19 cannot read all of clang's DWARF 5.
-    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "Unix Makefiles" -DHSAFE_BUILD_TESTS=ON \
+    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "$HSAFE_GENERATOR" -DHSAFE_BUILD_TESTS=ON \
             -DHSAFE_TEST_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
             -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-            -DCMAKE_C_FLAGS=-gdwarf-4 -DCMAKE_CXX_FLAGS=-gdwarf-4 \
+            -DCMAKE_C_FLAGS=-gdwarf-4 -DCMAKE_CXX_FLAGS=-gdwarf-4 "$extra" \
             >"$dir.configure.log" 2>&1; then
         hsafe_fail "$label: cmake configure"
         tail -n 40 "$dir.configure.log" | sed 's/^/    | /'
         return
     fi
     grep 'hsafe:' "$dir.configure.log" | sed 's/^/    /'
-    if cmake --build "$dir" -j "$JOBS" --target hsafe-sanitize -- -k >"$dir.build.log" 2>&1; then
+    if cmake --build "$dir" -j "$JOBS" --target hsafe-sanitize -- $HSAFE_KEEP_GOING >"$dir.build.log" 2>&1; then
         hsafe_pass "$label: build"
     else
         hsafe_fail "$label: build (errors below; what did build is still tested)"
-        grep -E -B2 -A8 'error|Error [0-9]' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
+        grep -E -B2 -A8 'error|Error [0-9]|^FAILED:' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
     fi
     hsafe_ctest_run "$dir" -L sanitize "$@"
 }
 
-build_and_test "clang" "$root/clang" clang clang++
-build_and_test "gcc" "$root/gcc" gcc g++ -LE valgrind
+build_and_test "clang" "$root/clang" clang clang++ -DHSAFE_TEST_SANITIZE_UNIT_VALGRIND=ON
+# gcc: no valgrind runs, so the uninstrumented unit binaries they use are
+# not built either (HSAFE_TEST_SANITIZE_UNIT_VALGRIND=OFF).
+build_and_test "gcc" "$root/gcc" gcc g++ -DHSAFE_TEST_SANITIZE_UNIT_VALGRIND=OFF -LE valgrind
 
 aarch64_gdb() {
     local dir="$root/aarch64-gdb" o s rc out src lang cc

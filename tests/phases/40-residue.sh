@@ -19,6 +19,10 @@
 # regs = hits in the register dump after return (normal build); control =
 # everything the HSAFE_TEST_NO_WIPE build found (must be > 0 per scenario).
 #
+# The builds, and then the runs, go $JOBS at a time (each run is its own
+# process; the verdicts are printed in the order of the matrix afterwards).
+# Budget: about 5 minutes on 2 cores (301 s on this loaded machine).
+#
 # By hand: bash tests/phases/40-residue.sh [FILTER]   (FILTER: a substring
 # of the configuration name, e.g. "gcc.O2.asm"); RESIDUE_VERBOSE=1 prints
 # every scenario's line.
@@ -29,7 +33,7 @@ PHASE=residue
 B="$HSAFE_BUILD/40-residue"
 SRC="$HSAFE_ROOT/tests/residue"
 FILTER=${1:-}
-mkdir -p "$B/bin" "$B/logs" "$B/obj"
+mkdir -p "$B/bin" "$B/logs" "$B/obj" "$B/run"
 
 if ! hsafe_need_pkgs gcc libc6-dev; then
     hsafe_phase_end "$PHASE" 0 0 1
@@ -145,19 +149,38 @@ hsafe_log "built in $((SECONDS - t0))s"
 # field NAME LINE: the value of NAME=... in a RESIDUE summary line
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
-run_config() {   # label runner bin-prefix env...   (runner: "" or e.g. qemu-aarch64)
-    local label=$1 runner=$2 prefix=$3 out_n out_c rc_n rc_c sum_n sum_c stack regs ctrl verdict
+# run_pair KEY RUNNER PREFIX ENV...: runs PREFIX.normal and PREFIX.control
+# (under RUNNER, "-" for none, with `env ENV...`); each one's output and
+# exit status go to $B/run/KEY.<kind>.out and .rc.
+run_pair() {
+    local key=$1 runner=$2 prefix=$3 kind
     shift 3
-    # shellcheck disable=SC2086
-    out_n=$(env "$@" $runner "$prefix.normal" ${RESIDUE_VERBOSE:+-v} 2>&1); rc_n=$?
-    # shellcheck disable=SC2086
-    out_c=$(env "$@" $runner "$prefix.control" ${RESIDUE_VERBOSE:+-v} 2>&1); rc_c=$?
+    [ "$runner" = - ] && runner=""
+    for kind in normal control; do
+        # shellcheck disable=SC2086
+        env "$@" $runner "$prefix.$kind" ${RESIDUE_VERBOSE:+-v} >"$B/run/$key.$kind.out" 2>&1
+        echo $? >"$B/run/$key.$kind.rc"
+    done
+}
+export -f run_pair
+export RESIDUE_VERBOSE
+
+# Run the "KEY RUNNER PREFIX ENV..." lines on stdin, $JOBS at a time.
+run_pairs() {
+    xargs -P "$JOBS" -L 1 bash -c 'run_pair "$@"' run_pair
+}
+
+# run_config LABEL KEY "RERUN": the verdict on run_pair KEY's results.
+run_config() {
+    local label=$1 key=$2 rerun=$3 out_n out_c rc_n rc_c sum_n sum_c stack regs ctrl verdict
+    out_n=$(cat "$B/run/$key.normal.out" 2>/dev/null); rc_n=$(cat "$B/run/$key.normal.rc" 2>/dev/null)
+    out_c=$(cat "$B/run/$key.control.out" 2>/dev/null); rc_c=$(cat "$B/run/$key.control.rc" 2>/dev/null)
     sum_n=$(grep '^RESIDUE ' <<<"$out_n" | tail -n 1)
     sum_c=$(grep '^RESIDUE ' <<<"$out_c" | tail -n 1)
     stack=$(( $(field stack "$sum_n") + $(field native "$sum_n") ))
     regs=$(field regs "$sum_n")
     ctrl=$(field control "$sum_c")
-    if [ "$rc_n" -eq 0 ] && [ "$rc_c" -eq 0 ] && [ -n "$sum_n" ] && [ -n "$sum_c" ]; then
+    if [ "$rc_n" = 0 ] && [ "$rc_c" = 0 ] && [ -n "$sum_n" ] && [ -n "$sum_c" ]; then
         verdict=PASS
     else
         verdict=FAIL
@@ -174,12 +197,19 @@ run_config() {   # label runner bin-prefix env...   (runner: "" or e.g. qemu-aar
           [ -z "$sum_n" ] && printf '%s\n' "$out_n" | tail -n 20 | sed 's/^/    normal  | /'
           printf '%s\n' "$out_c" | grep -E '^#|FAIL|^RESIDUE' | sed 's/^/    control | /'
           [ -z "$sum_c" ] && printf '%s\n' "$out_c" | tail -n 20 | sed 's/^/    control | /'
-          echo "    rerun: env $* $runner $prefix.normal -v --seed <seed>  (and .control)"
+          echo "    rerun: $rerun -v --seed <seed>  (and .control)"
         }
     fi
 }
 
 t0=$SECONDS
+rm -f "$B"/run/*
+for c in "${SELECTED[@]}"; do
+    if [ -x "$B/bin/$c.normal" ] && [ -x "$B/bin/$c.control" ]; then
+        echo "$c.lazy - $B/bin/$c -u LD_BIND_NOW"
+        echo "$c.now - $B/bin/$c LD_BIND_NOW=1"
+    fi
+done | run_pairs
 printf '%-44s %s\n' "config (cc.opt.backend.wipe bind)" "stack/regs: normal build hits; control: HSAFE_TEST_NO_WIPE build hits"
 for c in "${SELECTED[@]}"; do
     if [ ! -x "$B/bin/$c.normal" ] || [ ! -x "$B/bin/$c.control" ]; then
@@ -187,15 +217,14 @@ for c in "${SELECTED[@]}"; do
         cat "$B/logs/build-$c.normal.log" "$B/logs/build-$c.control.log" 2>/dev/null | head -n 40 | sed 's/^/    | /'
         continue
     fi
-    run_config "$c bind=lazy" "" "$B/bin/$c" -u LD_BIND_NOW
-    run_config "$c bind=now" "" "$B/bin/$c" LD_BIND_NOW=1
+    run_config "$c bind=lazy" "$c.lazy" "env -u LD_BIND_NOW $B/bin/$c.normal"
+    run_config "$c bind=now" "$c.now" "env LD_BIND_NOW=1 $B/bin/$c.normal"
 done
 hsafe_log "native matrix ran in $((SECONDS - t0))s"
 
 # ---- aarch64 under qemu (asm backend) -----------------------------------
 run_aarch64() {
-    local cross=aarch64-linux-gnu-gcc opt wipe name kind
-    local -a flags
+    local cross=aarch64-linux-gnu-gcc opt wipe name
     if [ ! -f "$HSAFE_ROOT/backends/asm_aarch64.h" ]; then
         hsafe_skip "aarch64: backends/asm_aarch64.h does not exist yet"
         return
@@ -211,28 +240,45 @@ run_aarch64() {
         sed 's/^/    | /' "$B/logs/inspect.a64.log"
         return
     fi
+    local -a names=()
     for opt in O0 O2 O3 O2lto O3lto; do
         for wipe in default volatile; do
             name="aarch64-gcc.$opt.asm.$wipe"
-            case $name in *"$FILTER"*) ;; *) continue ;; esac
-            for kind in normal control; do
-                flags=(-std=gnu11 -g -Wall -Wextra -static -pthread -I"$HSAFE_ROOT" -I"$SRC" -DHSAFE_BACKEND_ASM)
-                case $opt in *lto) flags+=("-${opt%lto}" -flto) ;; *) flags+=("-$opt") ;; esac
-                [ "$wipe" = volatile ] && flags+=(-DHSAFE_WIPE_VOLATILE)
-                [ "$kind" = control ] && flags+=(-DHSAFE_TEST_NO_WIPE)
-                "$cross" "${flags[@]}" "$SRC/residue.c" "$B/obj/inspect.a64.o" "$B/obj/regs.a64.o" \
-                    -o "$B/bin/$name.$kind" >"$B/logs/build-$name.$kind.log" 2>&1
-            done
-            if [ ! -x "$B/bin/$name.normal" ] || [ ! -x "$B/bin/$name.control" ]; then
-                hsafe_fail "$name: build failed"
-                cat "$B/logs/build-$name.normal.log" "$B/logs/build-$name.control.log" | head -n 40 | sed 's/^/    | /'
-                continue
-            fi
-            # static binary: no dynamic linker, so LD_BIND_NOW does not apply
-            run_config "$name (qemu, static)" qemu-aarch64 "$B/bin/$name" -u LD_BIND_NOW
+            case $name in *"$FILTER"*) names+=("$name") ;; esac
         done
     done
+    for name in "${names[@]}"; do
+        printf '%s normal\n%s control\n' "$name" "$name"
+    done | xargs -P "$JOBS" -L 1 bash -c 'build_aarch64 "$0" "$1"'
+    for name in "${names[@]}"; do
+        if [ -x "$B/bin/$name.normal" ] && [ -x "$B/bin/$name.control" ]; then
+            echo "$name.qemu qemu-aarch64 $B/bin/$name -u LD_BIND_NOW"
+        fi
+    done | run_pairs
+    for name in "${names[@]}"; do
+        if [ ! -x "$B/bin/$name.normal" ] || [ ! -x "$B/bin/$name.control" ]; then
+            hsafe_fail "$name: build failed"
+            cat "$B/logs/build-$name.normal.log" "$B/logs/build-$name.control.log" | head -n 40 | sed 's/^/    | /'
+            continue
+        fi
+        # static binary: no dynamic linker, so LD_BIND_NOW does not apply
+        run_config "$name (qemu, static)" "$name.qemu" "qemu-aarch64 $B/bin/$name.normal"
+    done
 }
+
+# build_aarch64 NAME KIND(normal|control): writes $B/bin/NAME.KIND, static,
+# with aarch64-linux-gnu-gcc (NAME: aarch64-gcc.<opt>.asm.<wipe>).
+build_aarch64() {
+    local name=$1 kind=$2 cc opt be wipe
+    local -a flags=(-std=gnu11 -g -Wall -Wextra -static -pthread -I"$HSAFE_ROOT" -I"$SRC" -DHSAFE_BACKEND_ASM)
+    IFS=. read -r cc opt be wipe <<<"$name"
+    case $opt in *lto) flags+=("-${opt%lto}" -flto) ;; *) flags+=("-$opt") ;; esac
+    [ "$wipe" = volatile ] && flags+=(-DHSAFE_WIPE_VOLATILE)
+    [ "$kind" = control ] && flags+=(-DHSAFE_TEST_NO_WIPE)
+    aarch64-linux-gnu-gcc "${flags[@]}" "$SRC/residue.c" "$B/obj/inspect.a64.o" "$B/obj/regs.a64.o" \
+        -o "$B/bin/$name.$kind" >"$B/logs/build-$name.$kind.log" 2>&1
+}
+export -f build_aarch64
 run_aarch64
 
 hsafe_phase_end_counted "$PHASE"

@@ -14,9 +14,14 @@
 #      riscv64 with the V extension (rv64,v=true), i686 without AVX
 #      (pentium3: SSE only) and without SSE (pentium2), s390x without the
 #      vector facility (ppc64le and armhf have one path only);
-#   3. gcc -O0: every test with HSAFE_BACKEND=asm, C only;
+#   3. gcc -O0: every test with HSAFE_BACKEND=asm, as C and (g++) as C++;
 #   4. clang --target=<triple> -O2 (when clang is installed): every test
 #      with HSAFE_BACKEND=asm, C only.
+# (Until the toolchain files passed HSAFE_CROSS_NO_CXX on to CMake's C++
+# check, builds 3 and 4 both built the C++ tests with g++ -O0 and
+# HSAFE_BACKEND=asm: the same programs twice. Build 3 keeps them.)
+# The three configures of a target run at the same time (each is mostly
+# one process waiting on the next), before build 1.
 # Builds use the amalgamated dist/hsafe.h (-DHSAFE_TEST_DIST=ON), which is
 # what a cross user vendors; phase 20 checks that it is current.
 # Each configure+build counts as one check, then every ctest test. Tests
@@ -25,8 +30,8 @@
 #
 # Environment: HSAFE_CROSS_TARGETS="aarch64 armhf" runs a subset;
 # HSAFE_CROSS_NO_CXX=1 neither installs nor uses the C++ cross compilers.
-# Budget: about 4 minutes on 2 idle cores, plus about a minute of apt-get
-# when nothing is installed yet.
+# Budget: about 13 minutes on 2 cores (760 s here, about 2 minutes per
+# target), plus about a minute of apt-get when nothing is installed yet.
 . "$(dirname "$0")/../lib/common.sh"
 
 # name  triple  Debian arch  qemu  has-asm
@@ -63,27 +68,37 @@ fi
 
 work="$HSAFE_BUILD/cross"
 mkdir -p "$work"
+hsafe_generator
+hsafe_log "generator: $HSAFE_GENERATOR"
 
-# configure + build + ctest one build; adds to the phase counts and to
-# T_RAN/T_PASSED/T_SKIPPED (this target's tests).
-build_and_test() {   # label builddir [cmake args...]
-    local label=$1 dir=$2
-    shift 2
-    rm -rf "$dir"
+# configure one build: builddir [cmake args...]; the log goes to
+# builddir.configure.log, the exit status to builddir.configure.rc.
+configure() {
+    local dir=$1
+    shift
+    rm -rf "$dir" "$dir.configure.rc"
     mkdir -p "$dir"
-    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "Unix Makefiles" -DHSAFE_BUILD_TESTS=ON \
-            -DHSAFE_TEST_DIST=ON -DHSAFE_INSTALL=OFF "$@" >"$dir.configure.log" 2>&1; then
+    cmake -S "$HSAFE_ROOT" -B "$dir" -G "$HSAFE_GENERATOR" -DHSAFE_BUILD_TESTS=ON \
+        -DHSAFE_TEST_DIST=ON -DHSAFE_INSTALL=OFF "$@" >"$dir.configure.log" 2>&1
+    echo $? >"$dir.configure.rc"
+}
+
+# build + ctest one configured build; adds to the phase counts and to
+# T_RAN/T_PASSED/T_SKIPPED (this target's tests).
+build_and_test() {   # label builddir
+    local label=$1 dir=$2
+    if [ "$(cat "$dir.configure.rc" 2>/dev/null)" != 0 ]; then
         hsafe_fail "$label: cmake configure"
         tail -n 30 "$dir.configure.log" | sed 's/^/    | /'
         return
     fi
     grep 'hsafe:' "$dir.configure.log" | sed "s/^/    [$label] /"
     # -k: build every test that compiles; the others are "Not Run" failures.
-    if cmake --build "$dir" -j "$JOBS" -- -k >"$dir.build.log" 2>&1; then
+    if cmake --build "$dir" -j "$JOBS" -- $HSAFE_KEEP_GOING >"$dir.build.log" 2>&1; then
         hsafe_pass "$label: build"
     else
         hsafe_fail "$label: build (errors below; what did build is still tested)"
-        grep -E -B2 -A8 'error|Error [0-9]' "$dir.build.log" | head -n 80 | sed 's/^/    | /'
+        grep -E -B2 -A8 'error|Error [0-9]|^FAILED:' "$dir.build.log" | head -n 80 | sed 's/^/    | /'
     fi
     run_ctest "$label" "$dir"
 }
@@ -134,8 +149,21 @@ while read -r name triple debarch qemu asm; do
     nocxx=()
     [ -z "${HSAFE_CROSS_NO_CXX:-}" ] || nocxx=(-DHSAFE_CROSS_NO_CXX=ON)
     T_RAN=0 T_PASSED=0 T_SKIPPED=0
-    build_and_test "$name gcc -O2" "$work/$name-gcc-O2" "${common[@]}" "${nocxx[@]}" \
-        -DCMAKE_C_FLAGS=-O2 -DCMAKE_CXX_FLAGS=-O2
+    have_clang=no
+    command -v clang >/dev/null 2>&1 && have_clang=yes
+    # The configures, side by side (see the top of this file).
+    configure "$work/$name-gcc-O2" "${common[@]}" "${nocxx[@]}" \
+        -DCMAKE_C_FLAGS=-O2 -DCMAKE_CXX_FLAGS=-O2 &
+    if [ "$asm" = yes ]; then
+        configure "$work/$name-gcc-O0" "${common[@]}" "${nocxx[@]}" \
+            -DCMAKE_C_FLAGS=-O0 -DCMAKE_CXX_FLAGS=-O0 -DHSAFE_BACKEND=asm &
+        if [ "$have_clang" = yes ]; then
+            configure "$work/$name-clang-O2" "${common[@]}" \
+                -DHSAFE_CROSS_NO_CXX=ON -DHSAFE_CROSS_CLANG=ON -DCMAKE_C_FLAGS=-O2 -DHSAFE_BACKEND=asm &
+        fi
+    fi
+    wait
+    build_and_test "$name gcc -O2" "$work/$name-gcc-O2"
     if [ "$asm" = yes ]; then
         case $name in
             aarch64) cpus="cortex-a57" ;;
@@ -149,11 +177,9 @@ while read -r name triple debarch qemu asm; do
                 rerun_on_cpu "$name gcc -O2 asm, cpu $cpu" "$work/$name-gcc-O2" "$cpu"
             fi
         done
-        build_and_test "$name gcc -O0 asm" "$work/$name-gcc-O0" "${common[@]}" \
-            -DHSAFE_CROSS_NO_CXX=ON -DCMAKE_C_FLAGS=-O0 -DHSAFE_BACKEND=asm
-        if command -v clang >/dev/null 2>&1; then
-            build_and_test "$name clang -O2 asm" "$work/$name-clang-O2" "${common[@]}" \
-                -DHSAFE_CROSS_NO_CXX=ON -DHSAFE_CROSS_CLANG=ON -DCMAKE_C_FLAGS=-O2 -DHSAFE_BACKEND=asm
+        build_and_test "$name gcc -O0 asm" "$work/$name-gcc-O0"
+        if [ "$have_clang" = yes ]; then
+            build_and_test "$name clang -O2 asm" "$work/$name-clang-O2"
         else
             hsafe_skip "$name clang: clang not installed"
         fi

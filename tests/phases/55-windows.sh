@@ -4,7 +4,8 @@
 #      in $HSAFE_BUILD/windows/wineprefix.
 #   2. The test suite, cross-built with cmake/toolchains/x86_64-w64-mingw32.cmake
 #      and -DHSAFE_TEST_DIST=ON, twice: RelWithDebInfo (-O2) and Debug
-#      (-O0); ctest runs every program under wine. Each configure+build
+#      (-O0), with Ninja when it is there; ctest runs every program under
+#      wine. Each configure+build
 #      counts as one check, then every ctest test. Where a test needs a
 #      child process it runs its own .exe again (t_in_child, tests/testutil.h).
 #   3. examples/demo.c built alone against dist/hsafe.h (-static, -Wall
@@ -50,6 +51,7 @@ if ! hsafe_need_pkgs cmake make python3 gcc-mingw-w64-x86-64 wine64 wine; then
     hsafe_phase_end_counted windows
 fi
 hsafe_need_pkgs g++-mingw-w64-x86-64 || hsafe_log "no x86_64-w64-mingw32-g++: the C++ tests will not be built"
+hsafe_generator
 
 work="$HSAFE_BUILD/windows"
 mkdir -p "$work"
@@ -88,8 +90,9 @@ fi
 
 build_and_test() {   # label builddir build-type
     local label=$1 dir=$2 type=$3
-    hsafe_log "$label: configure + build in $dir"
-    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "Unix Makefiles" \
+    hsafe_log "$label: configure + build in $dir ($HSAFE_GENERATOR)"
+    hsafe_same_generator "$dir"
+    if ! cmake -S "$HSAFE_ROOT" -B "$dir" -G "$HSAFE_GENERATOR" \
             -DCMAKE_TOOLCHAIN_FILE="$HSAFE_ROOT/cmake/toolchains/x86_64-w64-mingw32.cmake" \
             -DCMAKE_BUILD_TYPE="$type" -DHSAFE_BUILD_TESTS=ON -DHSAFE_TEST_DIST=ON \
             -DHSAFE_INSTALL=OFF -DHSAFE_WINEPREFIX="$WINEPREFIX" \
@@ -101,11 +104,11 @@ build_and_test() {   # label builddir build-type
     grep 'hsafe:' "$dir.configure.log" | sed 's/^/    /'
     # -k: build every test that compiles; the others are reported by ctest
     # as failures ("Not Run" / cannot open the .exe), errors shown here.
-    if cmake --build "$dir" -j "$JOBS" -- -k >"$dir.build.log" 2>&1; then
+    if cmake --build "$dir" -j "$JOBS" -- $HSAFE_KEEP_GOING >"$dir.build.log" 2>&1; then
         hsafe_pass "$label: build"
     else
         hsafe_fail "$label: build (errors below; what did build is still tested)"
-        grep -E -B2 -A8 'error|Error [0-9]' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
+        grep -E -B2 -A8 'error|Error [0-9]|^FAILED:' "$dir.build.log" | head -n 120 | sed 's/^/    | /'
     fi
     hsafe_ctest_run "$dir"
 }

@@ -17,7 +17,10 @@
 # Time: HSAFE_FUZZ_SECONDS (default 100) in all, split asm 60%, ucontext
 # and fcontext 20% each (asm alone gets it all if the others cannot build);
 # then the channel target, HSAFE_FUZZ_CHAN_SECONDS (15), and the HTTP parser
-# target (end of this file), HSAFE_FUZZ_HTTP_SECONDS (15).
+# target, HSAFE_FUZZ_HTTP_SECONDS (15): 130 s of fuzzing. The five fuzzers
+# (and their five builds) run $JOBS at a time, each fuzzer on its own core
+# for its own seconds, so on 2 cores the phase takes about 75 s of fuzzing
+# plus about 10 s of builds (87 s here; 160 s when they ran one at a time).
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -27,117 +30,141 @@ hsafe_need_pkgs libboost-context-dev || hsafe_log "fcontext: Boost.Context not i
 
 work="$HSAFE_BUILD/60-fuzz"
 total=${HSAFE_FUZZ_SECONDS:-100}
+csecs=${HSAFE_FUZZ_CHAN_SECONDS:-15}
+hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-15}
 mkdir -p "$work"
 
-build() {   # backend -> 0 if built
-    local b=$1 def="" lib=""
-    case $b in
-        ucontext) def=-DHSAFE_BACKEND_UCONTEXT ;;
-        fcontext) def=-DHSAFE_BACKEND_FCONTEXT lib=-lboost_context ;;
-        *)        def=-DHSAFE_BACKEND_ASM ;;
+# The fuzz targets: name, source, extra clang flags (backend, libraries).
+#   asm ucontext fcontext  tests/fuzz/fuzz_hsafe.c, one per backend
+#   chan   tests/fuzz/fuzz_chan.c (four tasks exchanging values over a
+#          buffered and an unbuffered channel with closes, cancels and
+#          deadlines, checked against a ledger: exactly once, in order,
+#          nothing lost), the asm backend, seeds tests/fuzz/chan_corpus/
+#   http   tests/fuzz/fuzz_http.c: the HTTP request parser of
+#          examples/http_server.c (examples/http_parse.h), seeded with real
+#          requests from tests/fuzz/http_corpus/
+src_of() {
+    case $1 in
+        chan) echo "$HSAFE_ROOT/tests/fuzz/fuzz_chan.c" ;;
+        http) echo "$HSAFE_ROOT/tests/fuzz/fuzz_http.c" ;;
+        *)    echo "$HSAFE_ROOT/tests/fuzz/fuzz_hsafe.c" ;;
     esac
-    clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -Wall -Wextra -Werror $def -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
-        "$HSAFE_ROOT/tests/fuzz/fuzz_hsafe.c" -o "$work/fuzz_hsafe.$b" $lib \
-        >"$work/build.$b.log" 2>&1
+}
+bin_of() {   # the names the replay notes above use
+    case $1 in
+        chan|http) echo "$work/fuzz_$1" ;;
+        *)         echo "$work/fuzz_hsafe.$1" ;;
+    esac
+}
+seeds_of() {
+    case $1 in
+        chan) echo "$HSAFE_ROOT/tests/fuzz/chan_corpus" ;;
+        http) echo "$HSAFE_ROOT/tests/fuzz/http_corpus" ;;
+        *)    echo "$HSAFE_ROOT/tests/fuzz/corpus" ;;
+    esac
 }
 
-backends=""
-for b in asm ucontext fcontext; do
-    if build "$b"; then
-        backends="$backends $b"
-    elif [ "$b" = asm ]; then
-        hsafe_fail "asm: build"
-        sed 's/^/    | /' "$work/build.$b.log" | tail -n 30
-    else
-        hsafe_skip "$b: does not build here"
-        sed 's/^/    | /' "$work/build.$b.log" | tail -n 5
-    fi
-done
-
-for b in $backends; do
-    case $b in
-        asm) secs=$((total * 60 / 100)) ;;
-        *)   secs=$((total * 20 / 100)) ;;
+build() {   # target -> 0 if built (bin_of, log $work/build.<target>.log)
+    local t=$1
+    local -a extra=()
+    case $t in
+        asm|chan) extra=(-DHSAFE_BACKEND_ASM) ;;
+        ucontext) extra=(-DHSAFE_BACKEND_UCONTEXT) ;;
+        fcontext) extra=(-DHSAFE_BACKEND_FCONTEXT -lboost_context) ;;
     esac
-    [ "$backends" = " asm" ] && secs=$total
-    [ "$secs" -ge 1 ] || secs=1        # 0 would mean "no limit" to libFuzzer
-    corpus="$work/corpus.$b"
-    rm -rf "$corpus" && mkdir -p "$corpus"
-    log="$work/fuzz.$b.log"
-    rm -f "$work"/crash-"$b"-*
-    # UAR on, as in phase 30; leaks are checked at exit of each input too.
-    ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1 \
-    "$work/fuzz_hsafe.$b" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
-        -rss_limit_mb=4096 -artifact_prefix="$work/crash-$b-" \
-        "$corpus" "$HSAFE_ROOT/tests/fuzz/corpus" >"$log" 2>&1
-    rc=$?
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    units=$(find "$corpus" -type f | wc -l)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
-    if [ "$rc" -eq 0 ]; then
-        hsafe_pass "$b: ${secs}s, ${execs:-?} executions, working corpus $units inputs, $cov"
+    clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Wall -Wextra -Werror -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
+        "$(src_of "$t")" -o "$(bin_of "$t")" "${extra[@]}" >"$work/build.$t.log" 2>&1
+}
+
+# fuzz TARGET SECONDS: libFuzzer from the seeds into a fresh working corpus;
+# its exit status goes to $work/rc.<target>, its output to $work/fuzz.<target>.log.
+fuzz() {
+    local t=$1 secs=$2 rss=4096 asan=${ASAN_OPTIONS:-}
+    # The backends: UAR on, as in phase 30; leaks are checked at exit of
+    # each input too. chan and http: ASan's defaults.
+    case $t in
+        chan|http) rss=2048 ;;
+        *) asan=detect_stack_use_after_return=1:detect_leaks=1 ;;
+    esac
+    rm -rf "$work/corpus.$t" "$work"/crash-"$t"-* && mkdir -p "$work/corpus.$t"
+    ASAN_OPTIONS=$asan \
+    "$(bin_of "$t")" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
+        -rss_limit_mb="$rss" -artifact_prefix="$work/crash-$t-" \
+        "$work/corpus.$t" "$(seeds_of "$t")" >"$work/fuzz.$t.log" 2>&1
+    echo $? >"$work/rc.$t"
+}
+
+# Run "CMD ARG..." lines from stdin, at most $JOBS at a time.
+run_parallel() {
+    local line n=0
+    while read -r line; do
+        [ -n "$line" ] || continue
+        if [ "$n" -ge "$JOBS" ]; then wait -n; n=$((n - 1)); fi
+        # shellcheck disable=SC2086
+        $line &
+        n=$((n + 1))
+    done
+    wait
+}
+
+targets="asm ucontext fcontext chan http"
+for t in $targets; do rm -f "$(bin_of "$t")" "$work/rc.$t"; done
+printf 'build %s\n' $targets | run_parallel
+
+backends="" run=""
+for t in $targets; do
+    if [ -x "$(bin_of "$t")" ]; then
+        case $t in asm|ucontext|fcontext) backends="$backends $t" ;; esac
+        run="$run $t"
+    elif [ "$t" = ucontext ] || [ "$t" = fcontext ]; then
+        hsafe_skip "$t: does not build here"
+        sed 's/^/    | /' "$work/build.$t.log" | tail -n 5
     else
-        hsafe_fail "$b: libFuzzer exit $rc after ${execs:-?} executions (log $log)"
-        grep -E -A25 'ERROR|mismatch|SUMMARY|deadly' "$log" | head -n 50 | sed 's/^/    | /'
-        ls "$work"/crash-"$b"-* 2>/dev/null | sed 's/^/    crash input: /'
+        hsafe_fail "$t: build"
+        sed 's/^/    | /' "$work/build.$t.log" | tail -n 30
     fi
 done
 
-# Channels: tests/fuzz/fuzz_chan.c (four tasks exchanging values over a
-# buffered and an unbuffered channel with closes, cancels and deadlines,
-# checked against a ledger: exactly once, in order, nothing lost), the asm
-# backend, seeded from tests/fuzz/chan_corpus/, HSAFE_FUZZ_CHAN_SECONDS
-# (default 15).
-csecs=${HSAFE_FUZZ_CHAN_SECONDS:-15}
-[ "$csecs" -ge 1 ] || csecs=1
-clog="$work/fuzz_chan.log"
-rm -rf "$work/corpus.chan" "$work"/crash-chan-* && mkdir -p "$work/corpus.chan"
-if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -Wall -Wextra -Werror -DHSAFE_BACKEND_ASM -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
-        "$HSAFE_ROOT/tests/fuzz/fuzz_chan.c" -o "$work/fuzz_chan" >"$work/build.chan.log" 2>&1; then
-    "$work/fuzz_chan" -max_total_time="$csecs" -print_final_stats=1 -timeout=20 \
-        -rss_limit_mb=2048 -artifact_prefix="$work/crash-chan-" \
-        "$work/corpus.chan" "$HSAFE_ROOT/tests/fuzz/chan_corpus" >"$clog" 2>&1
-    rc=$?
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$clog" | tail -n 1)
-    if [ "$rc" -eq 0 ]; then
-        hsafe_pass "channels: ${csecs}s, ${execs:-?} executions, $(grep -o 'cov: [0-9]*' "$clog" | tail -n 1)"
-    else
-        hsafe_fail "channels: libFuzzer exit $rc after ${execs:-?} executions (log $clog)"
-        grep -E -A25 'ERROR|fuzz_chan:|SUMMARY|deadly' "$clog" | head -n 40 | sed 's/^/    | /'
-        ls "$work"/crash-chan-* 2>/dev/null | sed 's/^/    crash input: /'
-    fi
-else
-    hsafe_fail "channels: build"
-    tail -n 30 "$work/build.chan.log" | sed 's/^/    | /'
-fi
+secs_of() {
+    local s
+    case $1 in
+        asm)  s=$((total * 60 / 100)) ;;
+        chan) s=$csecs ;;
+        http) s=$hsecs ;;
+        *)    s=$((total * 20 / 100)) ;;
+    esac
+    [ "$1" = asm ] && [ "$backends" = " asm" ] && s=$total
+    [ "$s" -ge 1 ] || s=1        # 0 would mean "no limit" to libFuzzer
+    echo "$s"
+}
 
-# The HTTP request parser of examples/http_server.c (examples/http_parse.h):
-# its own target, tests/fuzz/fuzz_http.c, seeded with real requests from
-# tests/fuzz/http_corpus/, HSAFE_FUZZ_HTTP_SECONDS (default 15).
-hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-15}
-[ "$hsecs" -ge 1 ] || hsecs=1
-hlog="$work/fuzz_http.log"
-rm -rf "$work/corpus.http" "$work"/crash-http-* && mkdir -p "$work/corpus.http"
-if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -Wall -Wextra -Werror -I"$HSAFE_ROOT" "$HSAFE_ROOT/tests/fuzz/fuzz_http.c" \
-        -o "$work/fuzz_http" >"$work/build.http.log" 2>&1; then
-    "$work/fuzz_http" -max_total_time="$hsecs" -print_final_stats=1 -timeout=20 \
-        -rss_limit_mb=2048 -artifact_prefix="$work/crash-http-" \
-        "$work/corpus.http" "$HSAFE_ROOT/tests/fuzz/http_corpus" >"$hlog" 2>&1
-    rc=$?
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$hlog" | tail -n 1)
-    if [ "$rc" -eq 0 ]; then
-        hsafe_pass "http parser: ${hsecs}s, ${execs:-?} executions, $(grep -o 'cov: [0-9]*' "$hlog" | tail -n 1)"
+# Longest first, so the two cores finish close together.
+t0=$SECONDS
+for t in $run; do echo "fuzz $t $(secs_of "$t")"; done | sort -k3,3nr | run_parallel
+hsafe_log "fuzzers ran in $((SECONDS - t0))s"
+
+for t in $run; do
+    secs=$(secs_of "$t")
+    log="$work/fuzz.$t.log"
+    rc=$(cat "$work/rc.$t" 2>/dev/null || echo '?')
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+    case $t in
+        chan) what=channels ;;
+        http) what="http parser" ;;
+        *)    what=$t ;;
+    esac
+    if [ "$rc" = 0 ]; then
+        case $t in
+            chan|http) hsafe_pass "$what: ${secs}s, ${execs:-?} executions, $cov" ;;
+            *) hsafe_pass "$what: ${secs}s, ${execs:-?} executions, working corpus $(find "$work/corpus.$t" -type f | wc -l) inputs, $cov" ;;
+        esac
     else
-        hsafe_fail "http parser: libFuzzer exit $rc after ${execs:-?} executions (log $hlog)"
-        grep -E -A25 'ERROR|fuzz_http:|SUMMARY|deadly' "$hlog" | head -n 40 | sed 's/^/    | /'
-        ls "$work"/crash-http-* 2>/dev/null | sed 's/^/    crash input: /'
+        hsafe_fail "$what: libFuzzer exit $rc after ${execs:-?} executions (log $log)"
+        grep -E -A25 'ERROR|mismatch|fuzz_chan:|fuzz_http:|SUMMARY|deadly' "$log" | head -n 50 | sed 's/^/    | /'
+        ls "$work"/crash-"$t"-* 2>/dev/null | sed 's/^/    crash input: /'
     fi
-else
-    hsafe_fail "http parser: build"
-    tail -n 30 "$work/build.http.log" | sed 's/^/    | /'
-fi
+done
 
 hsafe_phase_end_counted fuzz

@@ -24,7 +24,9 @@
  *            hsafe_pool_release scans and wipes the stack, and must not
  *            report.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include <sanitizer/asan_interface.h>

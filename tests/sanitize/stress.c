@@ -15,7 +15,9 @@
  *               depth, one in eight panicking through two cleanup handlers;
  *               results, messages and cleanups checked.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 

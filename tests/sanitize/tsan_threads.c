@@ -23,7 +23,9 @@
  * shadow call stacks are wrong too: the traveller's frames are entered on
  * T1 and left on T2.)
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #include <pthread.h>

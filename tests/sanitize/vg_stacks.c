@@ -32,7 +32,9 @@
  * current one) and reports errors. Use static, heap or pooled stacks under
  * valgrind.
  */
+#ifndef HSAFE_TEST_SHARED_IMPL
 #define HSAFE_IMPLEMENTATION
+#endif
 #include "hsafe.h"
 #include "testutil.h"
 #if defined(__has_include)

@@ -426,6 +426,20 @@ static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadli
     c.elem = elem;
     c.rc = HSAFE_OK;
     if (blocking && !(ch->flags & HSAFE_CHAN_SHARED)) return hsafe__chan_one_local(ch, &c, deadline, what);
+    /* A shared channel, or a try form: try it at once (the buffer, or a
+     * task waiting on the other side), with a select record nobody else
+     * sees yet; the select below only when it would have to wait. */
+    if (!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) {
+        hsafe__chan_sel me;
+        me.state = HSAFE__SEL_OPEN;
+        me.shared = 0;
+        me.task = NULL;
+        c.w.index = 0;
+        hsafe__chan_lock(ch);
+        r = hsafe__chan_try_op(ch, &c, &me);
+        hsafe__chan_unlock(ch);
+        if (r == 1) return c.rc;
+    }
     r = hsafe__chan_select(&c, 1, deadline, blocking, what);
     return r == 0 ? c.rc : r;
 }

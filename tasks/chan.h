@@ -10,8 +10,10 @@
  *   A channel has a ring buffer (cap elements; none when unbuffered) and
  *   two FIFO queues of waiters: tasks waiting to send, tasks waiting to
  *   receive. Every call is a select: hsafe_chan_send/recv are a select of
- *   one clause. The select record (hsafe__chan_sel, in the caller's frame)
- *   holds one state word, which decides who did what:
+ *   one clause (on a loop's own channel a shorter path does the same for
+ *   that one clause: hsafe__chan_one_local). The select record
+ *   (hsafe__chan_sel, in the caller's frame) holds one state word, which
+ *   decides who did what:
  *     OPEN    nothing happened yet; BUSY  someone is deciding (a moment);
  *     GAVEUP  the task gave up (deadline, cancel): nothing happened;
  *     k + 1   clause k happened (only that one).

@@ -9726,6 +9726,41 @@ static inline __attribute__((always_inline)) int hsafe__chan_try_op(hsafe_chan *
 
 static int hsafe__chan_ok(const hsafe_chan *ch) { return ch && ch->magic == HSAFE__CHAN_MAGIC; }
 
+/* A channel without HSAFE_CHAN_SHARED belongs to the loop of the first task
+ * that blocks on it; a task of another loop using it is a misuse. */
+static void hsafe__chan_bind(hsafe_chan *ch, const hsafe_task *t, const char *what)
+{
+    if (!ch->loop) ch->loop = t->loop;
+    else if (ch->loop != t->loop)
+        hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
+                           "by several loops or threads needs HSAFE_CHAN_SHARED)",
+                           what, hsafe__tname(t));
+}
+
+/* Queue clause c as a waiter on its channel (locked). */
+static inline void hsafe__chan_enqueue(hsafe_chan *ch, hsafe_chan_clause *c)
+{
+    if (c->op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c->w);
+    else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c->w);
+}
+
+/* Block t (its clauses queued under select `sel`) until a clause is done
+ * for it, or its deadline or a cancel makes it give up; returns the code of
+ * the last wake (HSAFE_OK when a clause was done). */
+static inline int hsafe__chan_wait(hsafe_task *t, hsafe__chan_sel *sel, hsafe_time dl)
+{
+    int rc;
+    for (;;) {
+        rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
+        if (!hsafe__sel_lock(sel)) return rc;               /* a clause was done for us */
+        if (rc != HSAFE_OK) {                               /* deadline or cancel */
+            hsafe__sel_set(sel, HSAFE__SEL_GAVEUP);
+            return rc;
+        }
+        hsafe__sel_set(sel, HSAFE__SEL_OPEN);               /* woken for nothing */
+    }
+}
+
 /* blocking: 0 for the try_* forms (from anywhere, never waits). */
 static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadline, int blocking,
                               const char *what)
@@ -9747,15 +9782,8 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
         if (!hsafe__chan_ok(ch) || (c[i].op != HSAFE_CHAN_SEND && c[i].op != HSAFE_CHAN_RECV) ||
             (c[i].op == HSAFE_CHAN_SEND && !c[i].elem && ch->elem_size))
             return HSAFE_EINVAL;
-        if (ch->flags & HSAFE_CHAN_SHARED) {
-            shared = 1;
-        } else if (blocking) {
-            if (!ch->loop) ch->loop = t->loop;
-            else if (ch->loop != t->loop)
-                hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
-                                   "by several loops or threads needs HSAFE_CHAN_SHARED)",
-                                   what, hsafe__tname(t));
-        }
+        if (ch->flags & HSAFE_CHAN_SHARED) shared = 1;
+        else if (blocking) hsafe__chan_bind(ch, t, what);
     }
     if (blocking) {
         if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
@@ -9777,8 +9805,7 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
             /* Until a clause is queued nobody else sees the select, so its
              * state word needs atomics only from here on. */
             sel.shared = shared;
-            if (c[i].op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c[i].w);
-            else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c[i].w);
+            hsafe__chan_enqueue(ch, &c[i]);
             queued = 1;
         }
         hsafe__chan_unlock(ch);
@@ -9789,12 +9816,7 @@ static int hsafe__chan_select(hsafe_chan_clause *c, size_t n, hsafe_time deadlin
     if (r == 0 && may_wait) {
         hsafe_loop *l = t->loop;
         if (shared) l->ext_waiters++;
-        for (;;) {
-            rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
-            if (!hsafe__sel_lock(&sel)) break;          /* a clause was done for us */
-            if (rc != HSAFE_OK) { hsafe__sel_set(&sel, HSAFE__SEL_GAVEUP); break; }
-            hsafe__sel_set(&sel, HSAFE__SEL_OPEN);       /* woken for nothing */
-        }
+        rc = hsafe__chan_wait(t, &sel, dl);
         if (shared) l->ext_waiters--;
     } else if (r == 0) {
         sel.state = HSAFE__SEL_GAVEUP;                   /* nothing queued: ours alone */
@@ -9835,20 +9857,17 @@ HSAFE_API int hsafe_chan_init(hsafe_chan *ch, size_t elem_size, void *buf, size_
 }
 
 /* One blocking clause on a channel of this loop (not HSAFE_CHAN_SHARED):
- * what hsafe__chan_select does for one clause, without its loops and
- * atomics, since nothing here is seen by another thread. */
+ * hsafe__chan_select's steps for one clause (bind, try, queue, wait,
+ * leave), without its loops over clauses, locks and shared bookkeeping,
+ * which a channel no other thread sees does not need. */
 static int hsafe__chan_one_local(hsafe_chan *ch, hsafe_chan_clause *c, hsafe_time deadline,
                                  const char *what)
 {
     hsafe_task *t = hsafe__task_here(what);
     hsafe__chan_sel sel;
     hsafe_time dl;
-    int rc = HSAFE_OK;
-    if (!ch->loop) ch->loop = t->loop;
-    else if (ch->loop != t->loop)
-        hsafe__task_misuse("%s: task '%s' used a channel of another loop (a channel used "
-                           "by several loops or threads needs HSAFE_CHAN_SHARED)",
-                           what, hsafe__tname(t));
+    int rc;
+    hsafe__chan_bind(ch, t, what);
     if (hsafe__cancelled_eff(t)) return HSAFE_ECANCELED;
     sel.state = HSAFE__SEL_OPEN;
     sel.shared = 0;
@@ -9859,16 +9878,8 @@ static int hsafe__chan_one_local(hsafe_chan *ch, hsafe_chan_clause *c, hsafe_tim
     if (hsafe__chan_try_op(ch, c, &sel)) return c->rc;   /* done now (a local select cannot be over) */
     dl = hsafe__eff_deadline(t, deadline);
     if (dl != HSAFE_FOREVER && dl <= hsafe__tos_now()) return HSAFE_ETIMEDOUT;
-    if (c->op == HSAFE_CHAN_SEND) hsafe__wq_push(&ch->sendq, &ch->sendq_tail, &c->w);
-    else hsafe__wq_push(&ch->recvq, &ch->recvq_tail, &c->w);
-    for (;;) {
-        rc = hsafe__task_block(t, HSAFE__WAIT_CHAN, dl);
-        if (sel.state != HSAFE__SEL_OPEN) break;          /* done for us */
-        if (rc != HSAFE_OK) {                              /* deadline or cancel */
-            sel.state = HSAFE__SEL_GAVEUP;
-            break;
-        }
-    }
+    hsafe__chan_enqueue(ch, c);
+    rc = hsafe__chan_wait(t, &sel, dl);
     if (c->w.linked) hsafe__chan_unlink(ch, c);
     return sel.state > 0 ? c->rc : rc;
 }

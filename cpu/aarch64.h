@@ -109,4 +109,7 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
+/* Spin-wait hint for a loop that polls memory: the `yield` hint. */
+static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("yield" ::: "memory"); }
+
 #endif /* HSAFE__CPU_AARCH64_H */

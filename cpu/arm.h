@@ -148,4 +148,12 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
+/* Spin-wait hint for a loop that polls memory: `yield` (ARMv7 and
+ * later); older cores get a compiler barrier only. */
+#if defined(__ARM_ARCH) && __ARM_ARCH >= 7
+static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("yield" ::: "memory"); }
+#else
+static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("" ::: "memory"); }
+#endif
+
 #endif /* HSAFE__CPU_ARM_H */

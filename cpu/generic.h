@@ -18,4 +18,8 @@ static inline void hsafe__cpu_clear_scratch(void) {}
 /* The stack pointer a signal interrupted: unknown here. */
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 
+/* Spin-wait hint for a loop that polls memory: none here, a compiler
+ * barrier so the loop reloads what it polls. */
+static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("" ::: "memory"); }
+
 #endif /* HSAFE__CPU_GENERIC_H */

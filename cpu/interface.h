@@ -21,6 +21,12 @@
  *                              masks, ...), without touching the stack. It
  *                              is inlined into the function that switched
  *                              back: an out-of-line call would spill.
+ *   void hsafe__cpu_relax(void)
+ *                              static inline: the spin-wait hint a loop
+ *                              that polls memory runs each time round
+ *                              (x86 pause, arm yield, ...; a compiler
+ *                              barrier where there is none); the spin
+ *                              locks of tasks/remote.h back off with it
  *   uintptr_t hsafe__cpu_signal_sp(const void *uc)
  *                              the stack pointer a signal interrupted, read
  *                              from its handler's ucontext (0 where

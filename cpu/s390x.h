@@ -105,4 +105,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
+/* Spin-wait hint for a loop that polls memory: none here, a compiler
+ * barrier so the loop reloads what it polls. */
+static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("" ::: "memory"); }
+
 #endif /* HSAFE__CPU_S390X_H */

@@ -146,6 +146,16 @@ static inline void hsafe__chan_copy(const hsafe_chan *ch, void *dst, const void 
     }
 }
 
+static inline void hsafe__chan_zero(const hsafe_chan *ch, void *slot)
+{
+    switch (ch->elem_size) {            /* as hsafe__chan_copy */
+    case 4: memset(slot, 0, 4); break;
+    case 8: memset(slot, 0, 8); break;
+    case 16: memset(slot, 0, 16); break;
+    default: memset(slot, 0, ch->elem_size); break;
+    }
+}
+
 static void hsafe__chan_put(hsafe_chan *ch, const void *src)
 {
     size_t i = ch->head + ch->count;
@@ -159,7 +169,7 @@ static void hsafe__chan_take(hsafe_chan *ch, void *dst)
     if (ch->elem_size) {
         unsigned char *slot = ch->buf + ch->head * ch->elem_size;
         hsafe__chan_copy(ch, dst, slot);
-        memset(slot, 0, ch->elem_size);     /* no copy of a received value stays behind */
+        hsafe__chan_zero(ch, slot);         /* no copy of a received value stays behind */
     }
     if (++ch->head == ch->cap) ch->head = 0;
     ch->count--;
@@ -444,11 +454,21 @@ static int hsafe__chan_one(hsafe_chan *ch, int op, void *elem, hsafe_time deadli
      * sees yet; the select below only when it would have to wait. */
     if (!blocking || !hsafe__cancelled_eff(hsafe__task_here(what))) {
         hsafe__chan_sel me;
+        hsafe__chan_lock(ch);
+        /* the common case first, the lock held as briefly as possible:
+         * room in the buffer and no receiver waiting; a value buffered
+         * and no sender waiting for room */
+        if (op == HSAFE_CHAN_SEND ? !ch->closed && !ch->recvq && ch->count < ch->cap
+                                  : ch->count && !ch->sendq) {
+            if (op == HSAFE_CHAN_SEND) hsafe__chan_put(ch, elem);
+            else hsafe__chan_take(ch, elem);
+            hsafe__chan_unlock(ch);
+            return HSAFE_OK;
+        }
         me.state = HSAFE__SEL_OPEN;
         me.shared = 0;
         me.task = NULL;
         c.w.index = 0;
-        hsafe__chan_lock(ch);
         r = hsafe__chan_try_op(ch, &c, &me);
         hsafe__chan_unlock(ch);
         if (r == 1) return c.rc;

@@ -54,8 +54,18 @@ static int hsafe__loop_ok(const hsafe_loop *l);
 
 /* ---- the spin lock ------------------------------------------------------- */
 /* Held for a few dozen instructions (a queue update, one element copied),
- * or a system call when it wakes a sleeping loop. A waiter spins briefly,
- * then gives its CPU away, so a holder that was preempted gets to run. */
+ * or a system call when it wakes a sleeping loop. A thread that finds it
+ * taken waits HSAFE__SPIN_BACKOFF spin hints (hsafe__cpu_relax: about
+ * 2 us of x86 pause on Zen 4) between looks, rather than taking it back
+ * the moment it is free: the holder then goes on through several
+ * operations with the lock and the channel in its own cache, where two
+ * threads taking turns would move them between cores on every one
+ * (measured: two threads streaming ints through a shared channel, 13-14
+ * million messages/s looking at once, 20-24 million with the backoff).
+ * After HSAFE__SPIN_LOOKS looks it gives its CPU away, so a holder that
+ * was preempted gets to run. */
+#define HSAFE__SPIN_BACKOFF 128
+#define HSAFE__SPIN_LOOKS 8
 
 static void hsafe__cpu_yield(void)
 {
@@ -68,11 +78,12 @@ static void hsafe__cpu_yield(void)
 
 static void hsafe__spin_lock(int *l)
 {
-    unsigned spins = 0;
+    unsigned looks = 0, i;
     while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-            if (++spins >= 1024) { hsafe__cpu_yield(); spins = 0; }
-        }
+        do {
+            for (i = 0; i < HSAFE__SPIN_BACKOFF; i++) hsafe__cpu_relax();
+            if (++looks == HSAFE__SPIN_LOOKS) { hsafe__cpu_yield(); looks = 0; }
+        } while (__atomic_load_n(l, __ATOMIC_RELAXED));
     }
 }
 

@@ -81,6 +81,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 #if defined(__ARM_FEATURE_BTI_DEFAULT)
 #  define HSAFE__A64_BTI_J "hint #36\n\t"        /* bti j  */

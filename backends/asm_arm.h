@@ -76,6 +76,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 /* The frame pointer of this unit's state, and the other of r7/r11. */
 #if defined(__thumb__)

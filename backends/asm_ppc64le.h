@@ -78,6 +78,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__PPC_FPU_SAVE "mffs 0\n\tstfd 0, 32(1)\n\t"

@@ -67,6 +67,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 #if defined(HSAFE_ASM_SAVE_FPU) && defined(__riscv_flen)
 #  define HSAFE__RV_FPU_SAVE "frrm t3\n\tsd t3, 16(sp)\n\t"

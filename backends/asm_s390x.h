@@ -68,6 +68,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 #if defined(HSAFE_ASM_SAVE_FPU)
 #  define HSAFE__S390_FPU_SAVE "stfpc 40(%%r15)\n\t"

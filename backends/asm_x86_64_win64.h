@@ -91,6 +91,7 @@
 #define HSAFE__CTX_MIN_STACK 4096u
 
 typedef struct hsafe__ctx { void *sp; } hsafe__ctx;
+#define HSAFE__CTX_MOVABLE 1           /* a saved context is its stack pointer */
 
 /* HSAFE_ASM_SAVE_FPU keeps the control state per context (MXCSR bits
  * 6-15, the x87 CW), not the sticky status flags (MXCSR bits 0-5), which

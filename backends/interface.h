@@ -47,6 +47,12 @@
  *                         let unwinders (gdb, the C++ runtime) walk from a
  *                         coroutine's first frame into its resumer's stack
  *                         (CFI through a link the trampoline reads).
+ *   HSAFE__CTX_MOVABLE    a suspended context may be copied to another
+ *                         hsafe__ctx and resumed from the copy (the asm
+ *                         backends: a saved context is a stack pointer);
+ *                         the scheduler then hands the thread from task
+ *                         to task without passing through its own context
+ *                         (core/run.h, hsafe__handoff_clear).
  *   HSAFE__CTX_NEEDS_FLOOR and then it may call
  *   uintptr_t hsafe__ctx_stack_floor(uintptr_t lo)
  *                         which the core defines (core/thread.h): where the

@@ -51,6 +51,29 @@ static inline __attribute__((always_inline)) int hsafe__resume_clear(hsafe_coro 
     return co->status;
 }
 
+/* Hand the thread from coroutine `from` (running, on its own stack: the
+ * caller) straight to `to` (suspended), which returns to from's resumer
+ * when it yields or ends, as if that resumer had resumed it: one switch
+ * instead of two, and the resumer's code between them does not run. The
+ * registers are cleared before the switch, so `to` starts with none of
+ * from's values (its own are reloaded from its stack). Only where a saved
+ * context may be copied, and not under the ASan and TSan fiber calls,
+ * which pair each switch with its resumer. Returns when something resumes
+ * `from` again. */
+#if defined(HSAFE__CTX_MOVABLE) && !defined(HSAFE__ASAN_FIBER) && !defined(HSAFE__TSAN)
+#define HSAFE__HAS_HANDOFF 1
+static inline __attribute__((always_inline)) void hsafe__handoff_clear(hsafe_coro *from, hsafe_coro *to)
+{
+    to->caller = from->caller;
+    from->status = HSAFE_CORO_SUSPENDED;
+    to->status = HSAFE_CORO_RUNNING;
+#if !defined(HSAFE_TEST_NO_WIPE)
+    hsafe__cpu_clear_scratch();
+#endif
+    hsafe__ctx_switch(&from->ctx, &to->ctx, 0);
+}
+#endif
+
 /* The thread's alternate signal stack is hsafe's own memory that signal
  * handlers write (hsafe's fault handler, the handlers it passes faults on
  * to, any installed with SA_ONSTACK). Every signal delivered on it leaves

@@ -213,8 +213,33 @@ static void hsafe__sw_remove(hsafe_loop *l, hsafe_task *t)
  * state (READY or WAITING) is already set. */
 static void hsafe__task_switch_out(hsafe_task *t)
 {
+#if defined(HSAFE__HAS_HANDOFF)
+    hsafe_loop *l = t->loop;
+    hsafe_task *n;
+#endif
     if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
     hsafe__check_scopes(t);
+#if defined(HSAFE__HAS_HANDOFF)
+    /* The scheduler would resume the next task of this pass; with none
+     * left, it would start the next pass, doing nothing first when no
+     * other thread queued anything, no task waits on an fd and no timer
+     * is armed. Then that next task takes over from here directly. */
+    if (!l->batch && l->ready_head && !l->io_waiters && !l->timers &&
+        !__atomic_load_n(&l->rmt_pending, __ATOMIC_ACQUIRE)) {
+        l->batch = l->ready_head;
+        l->ready_head = l->ready_tail = NULL;
+    }
+    if ((n = l->batch) != NULL &&    /* (off its own stack, the yield below reports it) */
+        (uintptr_t)__builtin_frame_address(0) - (uintptr_t)t->co.stack_lo < t->co.stack_size) {
+        l->batch = n->ready_next;
+        n->ready_next = NULL;
+        l->current = n;
+        n->state = HSAFE_TASK_RUNNING;
+        l->switches++;
+        hsafe__handoff_clear(&t->co, &n->co);
+        return;
+    }
+#endif
     hsafe_coro_yield(&t->co, 0);
 }
 
@@ -392,6 +417,7 @@ static void hsafe__loop_resume(hsafe_loop *l, hsafe_task *t)
     t->state = HSAFE_TASK_RUNNING;
     l->switches++;
     hsafe__resume_clear(&t->co, &v);     /* registers cleared right after */
+    t = l->current;                      /* t may have handed over to others */
     l->current = NULL;
     if (t->co.status == HSAFE_CORO_FINISHED) {
         hsafe__task_finish(l, t);
@@ -421,11 +447,11 @@ static void hsafe__loop_schedule(hsafe_loop *l)
     while (l->root.state != HSAFE_TASK_DONE) {
         /* One pass over the tasks ready now; those made ready meanwhile
          * (yielders included) wait for the next pass, after the events. */
-        hsafe_task *batch = l->ready_head;
+        hsafe_task *t;
+        l->batch = l->ready_head;
         l->ready_head = l->ready_tail = NULL;
-        while (batch) {
-            hsafe_task *t = batch;
-            batch = t->ready_next;
+        while ((t = l->batch) != NULL) {     /* (a task switching out may take some) */
+            l->batch = t->ready_next;
             t->ready_next = NULL;
             hsafe__loop_resume(l, t);
         }

@@ -76,7 +76,8 @@ struct hsafe_loop {
     uint32_t magic;
     int running;
     hsafe_pool *pool;
-    hsafe_task *ready_head, *ready_tail;
+    hsafe_task *ready_head, *ready_tail;   /* ready for the next pass */
+    hsafe_task *batch;              /* the rest of this pass */
     hsafe_task *current;            /* the task running now, or NULL */
     hsafe__timer *timers;           /* pairing heap of deadlines */
     hsafe_task *stack_wait_head, *stack_wait_tail;

@@ -160,8 +160,10 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
                         (g->state != HSAFE__GEN_SUSPENDED && g->state != HSAFE__GEN_NEW)))
         return hsafe__gen_next_error(g, out);
     slot = hsafe__gen_enter(g);
-    st = hsafe_coro_resume(&g->co, in, &v);
-    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->op != 0 || g->task))
+    v = hsafe__coro_switch_in(&g->co, in);     /* NEW or SUSPENDED: its coroutine is suspended */
+    st = g->co.status;
+    /* (a producer blocks through its task only: g->op is BLOCK only then) */
+    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->task))
         return hsafe__gen_after(g, st, v, out);
     *slot = g->outer;
     g->state = HSAFE__GEN_SUSPENDED;
@@ -171,15 +173,18 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
 
 /* Inline, so that no call/return pair straddles the switch (a return the
  * return-stack predictor cannot know costs more than the switch). The
- * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
- * unless this runs on g's own stack. */
+ * consumer's side checks the rest (core/gen.h). A RUNNING generator whose
+ * code is not on the producer's stack (another coroutine's, or the
+ * producer suspended in a relayed blocking call) is a misuse too. */
 static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
 {
     uintptr_t v;
     if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
-                        g->closing))
+                        g->closing ||
+                        (uintptr_t)__builtin_frame_address(0) - (uintptr_t)g->co.stack_lo >=
+                            g->co.stack_size))
         hsafe__gen_yield_misuse(g);
-    v = hsafe_coro_yield(&g->co, value);
+    v = hsafe__coro_switch_out(&g->co, value);
     if (HSAFE__UNLIKELY(g->closing)) {
         g->closing = 2;
         v = 0;

@@ -35,16 +35,15 @@ static inline int hsafe_coro_status(const hsafe_coro *co) { return co ? co->stat
 
 static inline void *hsafe_coro_user(const hsafe_coro *co) { return co ? co->user : NULL; }
 
-static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
+/* The switches themselves, for callers that checked the state already
+ * (core/gen.h's generator keeps its own state word): resume a suspended
+ * co; suspend the running co from its own stack. */
+static inline uintptr_t hsafe__coro_switch_in(hsafe_coro *co, uintptr_t in)
 {
     uintptr_t v;
 #if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
-        if (out) *out = 0;
-        return hsafe__coro_resume_error(co);
-    }
     co->status = HSAFE_CORO_RUNNING;
 #if defined(HSAFE__TSAN)
     co->tsan_caller = __tsan_get_current_fiber();
@@ -57,17 +56,11 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
 #if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
-    if (out) *out = v;
-    return co->status;
+    return v;
 }
 
-static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
+static inline uintptr_t hsafe__coro_switch_out(hsafe_coro *co, uintptr_t value)
 {
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
-                        here - (uintptr_t)co->stack_lo >= co->stack_size))
-        hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
-                      "(it is not running, or this is another stack)");
     co->status = HSAFE_CORO_SUSPENDED;
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
@@ -80,6 +73,28 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
     __sanitizer_finish_switch_fiber(co->asan_fake, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     return value;
+}
+
+static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
+        if (out) *out = 0;
+        return hsafe__coro_resume_error(co);
+    }
+    v = hsafe__coro_switch_in(co, in);
+    if (out) *out = v;
+    return co->status;
+}
+
+static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
+                        here - (uintptr_t)co->stack_lo >= co->stack_size))
+        hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
+                      "(it is not running, or this is another stack)");
+    return hsafe__coro_switch_out(co, value);
 }
 
 HSAFE__END_C

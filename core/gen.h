@@ -180,7 +180,8 @@ HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
     if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
         hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
                       "HSAFE_ECANCELED (the generator is being closed: return instead)");
-    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not "
+                  "running, or this is not the producer's stack)");
 }
 
 HSAFE_API int hsafe_gen_close(hsafe_gen *g)

@@ -3754,16 +3754,15 @@ static inline int hsafe_coro_status(const hsafe_coro *co) { return co ? co->stat
 
 static inline void *hsafe_coro_user(const hsafe_coro *co) { return co ? co->user : NULL; }
 
-static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
+/* The switches themselves, for callers that checked the state already
+ * (core/gen.h's generator keeps its own state word): resume a suspended
+ * co; suspend the running co from its own stack. */
+static inline uintptr_t hsafe__coro_switch_in(hsafe_coro *co, uintptr_t in)
 {
     uintptr_t v;
 #if defined(HSAFE__ASAN_FIBER)
     void *fake = NULL;
 #endif
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
-        if (out) *out = 0;
-        return hsafe__coro_resume_error(co);
-    }
     co->status = HSAFE_CORO_RUNNING;
 #if defined(HSAFE__TSAN)
     co->tsan_caller = __tsan_get_current_fiber();
@@ -3776,17 +3775,11 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
 #if defined(HSAFE__ASAN_FIBER)
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
-    if (out) *out = v;
-    return co->status;
+    return v;
 }
 
-static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
+static inline uintptr_t hsafe__coro_switch_out(hsafe_coro *co, uintptr_t value)
 {
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
-                        here - (uintptr_t)co->stack_lo >= co->stack_size))
-        hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
-                      "(it is not running, or this is another stack)");
     co->status = HSAFE_CORO_SUSPENDED;
 #if defined(HSAFE__TSAN)
     __tsan_switch_to_fiber(co->tsan_caller, 0);
@@ -3799,6 +3792,28 @@ static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
     __sanitizer_finish_switch_fiber(co->asan_fake, &co->asan_caller_lo, &co->asan_caller_size);
 #endif
     return value;
+}
+
+static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out)
+{
+    uintptr_t v;
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_SUSPENDED)) {
+        if (out) *out = 0;
+        return hsafe__coro_resume_error(co);
+    }
+    v = hsafe__coro_switch_in(co, in);
+    if (out) *out = v;
+    return co->status;
+}
+
+static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
+                        here - (uintptr_t)co->stack_lo >= co->stack_size))
+        hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
+                      "(it is not running, or this is another stack)");
+    return hsafe__coro_switch_out(co, value);
 }
 
 HSAFE__END_C
@@ -4103,8 +4118,10 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
                         (g->state != HSAFE__GEN_SUSPENDED && g->state != HSAFE__GEN_NEW)))
         return hsafe__gen_next_error(g, out);
     slot = hsafe__gen_enter(g);
-    st = hsafe_coro_resume(&g->co, in, &v);
-    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->op != 0 || g->task))
+    v = hsafe__coro_switch_in(&g->co, in);     /* NEW or SUSPENDED: its coroutine is suspended */
+    st = g->co.status;
+    /* (a producer blocks through its task only: g->op is BLOCK only then) */
+    if (HSAFE__UNLIKELY(st != HSAFE_CORO_SUSPENDED || g->task))
         return hsafe__gen_after(g, st, v, out);
     *slot = g->outer;
     g->state = HSAFE__GEN_SUSPENDED;
@@ -4114,15 +4131,18 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
 
 /* Inline, so that no call/return pair straddles the switch (a return the
  * return-stack predictor cannot know costs more than the switch). The
- * consumer's side checks the rest (core/gen.h): hsafe_coro_yield aborts
- * unless this runs on g's own stack. */
+ * consumer's side checks the rest (core/gen.h). A RUNNING generator whose
+ * code is not on the producer's stack (another coroutine's, or the
+ * producer suspended in a relayed blocking call) is a misuse too. */
 static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
 {
     uintptr_t v;
     if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
-                        g->closing))
+                        g->closing ||
+                        (uintptr_t)__builtin_frame_address(0) - (uintptr_t)g->co.stack_lo >=
+                            g->co.stack_size))
         hsafe__gen_yield_misuse(g);
-    v = hsafe_coro_yield(&g->co, value);
+    v = hsafe__coro_switch_out(&g->co, value);
     if (HSAFE__UNLIKELY(g->closing)) {
         g->closing = 2;
         v = 0;
@@ -7810,7 +7830,8 @@ HSAFE_API void hsafe__gen_yield_misuse(const hsafe_gen *g)
     if (hsafe__gen_ok(g) && g->state == HSAFE__GEN_RUNNING && g->closing)
         hsafe__misuse("hsafe_gen_yield: the producer yielded again after its yield returned "
                       "HSAFE_ECANCELED (the generator is being closed: return instead)");
-    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not running)");
+    hsafe__misuse("hsafe_gen_yield: not called from this generator's producer (it is not "
+                  "running, or this is not the producer's stack)");
 }
 
 HSAFE_API int hsafe_gen_close(hsafe_gen *g)

@@ -1,7 +1,10 @@
 # Phase 60-fuzz: libFuzzer on tests/fuzz/fuzz_hsafe.c (bytes -> a program
 # of coroutine, pool and run operations, and scheduler programs of scoped
 # tasks, checked against a model), built
-# with clang -fsanitize=fuzzer,address,undefined, once per backend.
+# with clang -fsanitize=fuzzer,address,undefined, once per backend; and
+# once more without ASan (asm-ho, chan-ho below), where the scheduler hands
+# the thread from task to task directly (it does not under ASan's fiber
+# calls), so the models check that path too.
 #
 # Each backend: first the committed seed corpus (tests/fuzz/corpus/) is
 # replayed, then libFuzzer mutates from it for a bounded time into a fresh
@@ -16,11 +19,12 @@
 #
 # Time: HSAFE_FUZZ_SECONDS (default 100) in all, split asm 60%, ucontext
 # and fcontext 20% each (asm alone gets it all if the others cannot build);
-# then the channel target, HSAFE_FUZZ_CHAN_SECONDS (15), and the HTTP parser
-# target, HSAFE_FUZZ_HTTP_SECONDS (15): 130 s of fuzzing. The five fuzzers
-# (and their five builds) run $JOBS at a time, each fuzzer on its own core
-# for its own seconds, so on 2 cores the phase takes about 75 s of fuzzing
-# plus about 10 s of builds (87 s here; 160 s when they ran one at a time).
+# then the channel target, HSAFE_FUZZ_CHAN_SECONDS (15), the HTTP parser
+# target, HSAFE_FUZZ_HTTP_SECONDS (15), and the two hand-over targets,
+# HSAFE_FUZZ_HANDOFF_SECONDS (15) each: 160 s of fuzzing. The seven fuzzers
+# (and their seven builds) run $JOBS at a time, each fuzzer on its own core
+# for its own seconds, so on 2 cores the phase takes about 90 s of fuzzing
+# plus about 15 s of builds.
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! hsafe_need_pkgs clang libclang-rt-14-dev; then
@@ -32,6 +36,7 @@ work="$HSAFE_BUILD/60-fuzz"
 total=${HSAFE_FUZZ_SECONDS:-100}
 csecs=${HSAFE_FUZZ_CHAN_SECONDS:-15}
 hsecs=${HSAFE_FUZZ_HTTP_SECONDS:-15}
+osecs=${HSAFE_FUZZ_HANDOFF_SECONDS:-15}
 mkdir -p "$work"
 
 # The fuzz targets: name, source, extra clang flags (backend, libraries).
@@ -43,22 +48,24 @@ mkdir -p "$work"
 #   http   tests/fuzz/fuzz_http.c: the HTTP request parser of
 #          examples/http_server.c (examples/http_parse.h), seeded with real
 #          requests from tests/fuzz/http_corpus/
+#   asm-ho chan-ho  fuzz_hsafe.c and fuzz_chan.c on the asm backend with
+#          UBSan but not ASan: the scheduler's task-to-task hand-over
 src_of() {
     case $1 in
-        chan) echo "$HSAFE_ROOT/tests/fuzz/fuzz_chan.c" ;;
+        chan|chan-ho) echo "$HSAFE_ROOT/tests/fuzz/fuzz_chan.c" ;;
         http) echo "$HSAFE_ROOT/tests/fuzz/fuzz_http.c" ;;
         *)    echo "$HSAFE_ROOT/tests/fuzz/fuzz_hsafe.c" ;;
     esac
 }
 bin_of() {   # the names the replay notes above use
     case $1 in
-        chan|http) echo "$work/fuzz_$1" ;;
+        chan|http|asm-ho|chan-ho) echo "$work/fuzz_$1" ;;
         *)         echo "$work/fuzz_hsafe.$1" ;;
     esac
 }
 seeds_of() {
     case $1 in
-        chan) echo "$HSAFE_ROOT/tests/fuzz/chan_corpus" ;;
+        chan|chan-ho) echo "$HSAFE_ROOT/tests/fuzz/chan_corpus" ;;
         http) echo "$HSAFE_ROOT/tests/fuzz/http_corpus" ;;
         *)    echo "$HSAFE_ROOT/tests/fuzz/corpus" ;;
     esac
@@ -67,12 +74,14 @@ seeds_of() {
 build() {   # target -> 0 if built (bin_of, log $work/build.<target>.log)
     local t=$1
     local -a extra=()
+    local san=fuzzer,address,undefined
     case $t in
         asm|chan) extra=(-DHSAFE_BACKEND_ASM) ;;
+        asm-ho|chan-ho) extra=(-DHSAFE_BACKEND_ASM); san=fuzzer,undefined ;;
         ucontext) extra=(-DHSAFE_BACKEND_UCONTEXT) ;;
         fcontext) extra=(-DHSAFE_BACKEND_FCONTEXT -lboost_context) ;;
     esac
-    clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    clang -g -O1 -fsanitize="$san" -fno-sanitize-recover=undefined \
         -Wall -Wextra -Werror -I"$HSAFE_ROOT" -I"$HSAFE_ROOT/tests" \
         "$(src_of "$t")" -o "$(bin_of "$t")" "${extra[@]}" >"$work/build.$t.log" 2>&1
 }
@@ -84,7 +93,7 @@ fuzz() {
     # The backends: UAR on, as in phase 30; leaks are checked at exit of
     # each input too. chan and http: ASan's defaults.
     case $t in
-        chan|http) rss=2048 ;;
+        chan|http|chan-ho) rss=2048 ;;
         *) asan=detect_stack_use_after_return=1:detect_leaks=1 ;;
     esac
     rm -rf "$work/corpus.$t" "$work"/crash-"$t"-* && mkdir -p "$work/corpus.$t"
@@ -108,7 +117,7 @@ run_parallel() {
     wait
 }
 
-targets="asm ucontext fcontext chan http"
+targets="asm ucontext fcontext chan http asm-ho chan-ho"
 for t in $targets; do rm -f "$(bin_of "$t")" "$work/rc.$t"; done
 printf 'build %s\n' $targets | run_parallel
 
@@ -132,6 +141,7 @@ secs_of() {
         asm)  s=$((total * 60 / 100)) ;;
         chan) s=$csecs ;;
         http) s=$hsecs ;;
+        asm-ho|chan-ho) s=$osecs ;;
         *)    s=$((total * 20 / 100)) ;;
     esac
     [ "$1" = asm ] && [ "$backends" = " asm" ] && s=$total
@@ -153,11 +163,13 @@ for t in $run; do
     case $t in
         chan) what=channels ;;
         http) what="http parser" ;;
+        asm-ho) what="asm, hand-over (no ASan)" ;;
+        chan-ho) what="channels, hand-over (no ASan)" ;;
         *)    what=$t ;;
     esac
     if [ "$rc" = 0 ]; then
         case $t in
-            chan|http) hsafe_pass "$what: ${secs}s, ${execs:-?} executions, $cov" ;;
+            chan|http|chan-ho) hsafe_pass "$what: ${secs}s, ${execs:-?} executions, $cov" ;;
             *) hsafe_pass "$what: ${secs}s, ${execs:-?} executions, working corpus $(find "$work/corpus.$t" -type f | wc -l) inputs, $cov" ;;
         esac
     else

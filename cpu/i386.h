@@ -107,7 +107,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: x86 `pause` (encoded as rep; nop, which every x86 runs). */
+/* Spin-wait hint for a loop that polls memory: x86 `pause` (encoded as
+ * rep; nop, which every x86 runs). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("rep; nop" ::: "memory"); }
 
 #endif /* HSAFE__CPU_I386_H */

@@ -114,7 +114,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: the `or 27,27,27` priority hint (Linux's cpu_relax). */
+/* Spin-wait hint for a loop that polls memory: `or 27,27,27`, the yield
+ * hint (glibc's spin-wait nop on POWER). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("or 27,27,27" ::: "memory"); }
 
 #endif /* HSAFE__CPU_PPC64_H */

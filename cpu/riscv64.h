@@ -119,7 +119,9 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: Zihintpause `pause`, written as its encoding (FENCE W,0: an ordinary fence where the extension is missing) so no -march is needed. */
+/* Spin-wait hint for a loop that polls memory: Zihintpause `pause`,
+ * written as its encoding (FENCE W,0: an ordinary fence where the
+ * extension is missing) so that no -march is needed. */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__(".4byte 0x0100000f" ::: "memory"); }
 
 #endif /* HSAFE__CPU_RISCV64_H */

@@ -153,7 +153,9 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: x86 `pause`: the spinning core yields to its sibling and leaves the loop without a memory-order flush. */
+/* Spin-wait hint for a loop that polls memory: x86 `pause` (the core
+ * gives its sibling thread the cycles, and leaves the loop without a
+ * memory-order flush). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 
 #endif /* HSAFE__CPU_X86_64_H */

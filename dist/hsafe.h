@@ -4546,7 +4546,9 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: x86 `pause`: the spinning core yields to its sibling and leaves the loop without a memory-order flush. */
+/* Spin-wait hint for a loop that polls memory: x86 `pause` (the core
+ * gives its sibling thread the cycles, and leaves the loop without a
+ * memory-order flush). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 
 #endif /* HSAFE__CPU_X86_64_H */
@@ -4792,7 +4794,9 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: Zihintpause `pause`, written as its encoding (FENCE W,0: an ordinary fence where the extension is missing) so no -march is needed. */
+/* Spin-wait hint for a loop that polls memory: Zihintpause `pause`,
+ * written as its encoding (FENCE W,0: an ordinary fence where the
+ * extension is missing) so that no -march is needed. */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__(".4byte 0x0100000f" ::: "memory"); }
 
 #endif /* HSAFE__CPU_RISCV64_H */
@@ -5070,7 +5074,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: x86 `pause` (encoded as rep; nop, which every x86 runs). */
+/* Spin-wait hint for a loop that polls memory: x86 `pause` (encoded as
+ * rep; nop, which every x86 runs). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("rep; nop" ::: "memory"); }
 
 #endif /* HSAFE__CPU_I386_H */
@@ -5193,7 +5198,8 @@ static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc)
 static __attribute__((unused)) uintptr_t hsafe__cpu_signal_sp(const void *uc) { (void)uc; return 0; }
 #endif
 
-/* Spin-wait hint for a loop that polls memory: the `or 27,27,27` priority hint (Linux's cpu_relax). */
+/* Spin-wait hint for a loop that polls memory: `or 27,27,27`, the yield
+ * hint (glibc's spin-wait nop on POWER). */
 static inline __attribute__((unused)) void hsafe__cpu_relax(void) { __asm__ __volatile__("or 27,27,27" ::: "memory"); }
 
 #endif /* HSAFE__CPU_PPC64_H */

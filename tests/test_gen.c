@@ -497,6 +497,35 @@ static void c_yield_outside(void *arg)
     hsafe_gen_yield(&g, 1, NULL);
 }
 
+/* A producer that runs a coroutine of its own and yields g from there:
+ * g is RUNNING, but the yield is not on the producer's stack. */
+static uintptr_t yield_from_coro(hsafe_coro *co, uintptr_t arg)
+{
+    (void)co;
+    hsafe_gen_yield((hsafe_gen *)arg, 7, NULL);
+    return 0;
+}
+
+static uintptr_t foreign_stack(hsafe_gen *g, void *arg, uintptr_t first)
+{
+    static unsigned char stack[64 * 1024];
+    hsafe_coro co;
+    (void)arg; (void)first;
+    if (hsafe_coro_init(&co, stack, sizeof stack, yield_from_coro, NULL) != 0) return 1;
+    hsafe_coro_resume(&co, (uintptr_t)g, NULL);
+    return 2;
+}
+
+static void c_yield_other_stack(void *arg)
+{
+    hsafe_gen g;
+    uintptr_t v;
+    (void)arg;
+    pool_fresh(1);
+    hsafe_gen_init(&g, &pool, foreign_stack, NULL);
+    hsafe_gen_next(&g, 0, &v);
+}
+
 static uintptr_t stubborn(hsafe_gen *g, void *arg, uintptr_t first)
 {
     int i;
@@ -589,6 +618,9 @@ int main(int argc, char **argv)
         printf("# misuse children skipped under valgrind\n");
     } else {
         CHECK_DIES(c_yield_outside, NULL, SIGABRT, "hsafe_gen_yield: not called from this generator's producer");
+        CHECK_DIES(c_yield_other_stack, NULL, SIGABRT,
+                   "hsafe_gen_yield: not called from this generator's producer (it is not running, "
+                   "or this is not the producer's stack)");
         CHECK_DIES(c_stubborn, NULL, SIGABRT, "yielded again after its yield returned HSAFE_ECANCELED");
 #if !defined(_WIN32)    /* under wine each child costs seconds: the checks above show the mechanism */
         CHECK_DIES(c_scoped_yield, NULL, SIGABRT, "yielded with a scope it opened still open");

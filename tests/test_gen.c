@@ -516,7 +516,7 @@ static uintptr_t foreign_stack(hsafe_gen *g, void *arg, uintptr_t first)
     return 2;
 }
 
-static void c_yield_other_stack(void *arg)
+__attribute__((unused)) static void c_yield_other_stack(void *arg)
 {
     hsafe_gen g;
     uintptr_t v;

@@ -178,10 +178,10 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
  * producer suspended in a relayed blocking call) is a misuse too. */
 static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
 {
-    uintptr_t v = 0;     /* &v: where this frame is (as in hsafe_coro_yield) */
+    uintptr_t v = 0;     /* where this frame is (as in hsafe_coro_yield) */
     if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
                         g->closing ||
-                        (uintptr_t)&v - (uintptr_t)g->co.stack_lo >= g->co.stack_size))
+                        HSAFE__FRAME_HERE(v) - (uintptr_t)g->co.stack_lo >= g->co.stack_size))
         hsafe__gen_yield_misuse(g);
     v = hsafe__coro_switch_out(&g->co, value);
     if (HSAFE__UNLIKELY(g->closing)) {

@@ -87,14 +87,12 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
     return co->status;
 }
 
-/* Where this frame is: the address of a parameter rather than
- * __builtin_frame_address, which would make the caller keep a frame
- * pointer in rbp (x86_64) and reload its spilled values through it after
- * every switch, one load more on the way back. */
+/* Where this frame is: HSAFE__FRAME_HERE (core/sanitize.h), the address of
+ * a parameter, so the yielding function needs no frame pointer. */
 static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 {
     if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
-                        (uintptr_t)&value - (uintptr_t)co->stack_lo >= co->stack_size))
+                        HSAFE__FRAME_HERE(value) - (uintptr_t)co->stack_lo >= co->stack_size))
         hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
                       "(it is not running, or this is another stack)");
     return hsafe__coro_switch_out(co, value);

@@ -24,6 +24,18 @@
 #    define HSAFE__TSAN 1
 #  endif
 #endif
+/* HSAFE__FRAME_HERE(var): an address inside the calling function's frame
+ * on the stack it runs on, from one of its locals or parameters. Taking
+ * the address of a variable leaves the compiler free to drop the frame
+ * pointer (__builtin_frame_address would make it keep one and reload spilled
+ * values through it after every switch); but ASan with
+ * detect_stack_use_after_return moves address-taken locals to its heap
+ * "fake stack", so there the frame address it is. */
+#if defined(HSAFE__ASAN)
+#  define HSAFE__FRAME_HERE(var) ((uintptr_t)__builtin_frame_address(0))
+#else
+#  define HSAFE__FRAME_HERE(var) ((uintptr_t)&(var))
+#endif
 /* TESTS ONLY (tests/sanitize/): HSAFE_TEST_NO_ASAN_FIBER,
  * HSAFE_TEST_NO_TSAN_FIBER, HSAFE_TEST_NO_UNPOISON=<bits>,
  * HSAFE_TEST_NO_VALGRIND_REGISTER, HSAFE_TEST_NO_VALGRIND_DEFINED=<bits>

@@ -1471,6 +1471,18 @@ HSAFE__END_C
 #    define HSAFE__TSAN 1
 #  endif
 #endif
+/* HSAFE__FRAME_HERE(var): an address inside the calling function's frame
+ * on the stack it runs on, from one of its locals or parameters. Taking
+ * the address of a variable leaves the compiler free to drop the frame
+ * pointer (__builtin_frame_address would make it keep one and reload spilled
+ * values through it after every switch); but ASan with
+ * detect_stack_use_after_return moves address-taken locals to its heap
+ * "fake stack", so there the frame address it is. */
+#if defined(HSAFE__ASAN)
+#  define HSAFE__FRAME_HERE(var) ((uintptr_t)__builtin_frame_address(0))
+#else
+#  define HSAFE__FRAME_HERE(var) ((uintptr_t)&(var))
+#endif
 /* TESTS ONLY (tests/sanitize/): HSAFE_TEST_NO_ASAN_FIBER,
  * HSAFE_TEST_NO_TSAN_FIBER, HSAFE_TEST_NO_UNPOISON=<bits>,
  * HSAFE_TEST_NO_VALGRIND_REGISTER, HSAFE_TEST_NO_VALGRIND_DEFINED=<bits>
@@ -3806,14 +3818,12 @@ static inline int hsafe_coro_resume(hsafe_coro *co, uintptr_t in, uintptr_t *out
     return co->status;
 }
 
-/* Where this frame is: the address of a parameter rather than
- * __builtin_frame_address, which would make the caller keep a frame
- * pointer in rbp (x86_64) and reload its spilled values through it after
- * every switch, one load more on the way back. */
+/* Where this frame is: HSAFE__FRAME_HERE (core/sanitize.h), the address of
+ * a parameter, so the yielding function needs no frame pointer. */
 static inline uintptr_t hsafe_coro_yield(hsafe_coro *co, uintptr_t value)
 {
     if (HSAFE__UNLIKELY(!co || co->status != HSAFE_CORO_RUNNING ||
-                        (uintptr_t)&value - (uintptr_t)co->stack_lo >= co->stack_size))
+                        HSAFE__FRAME_HERE(value) - (uintptr_t)co->stack_lo >= co->stack_size))
         hsafe__misuse("hsafe_coro_yield: not called from inside this coroutine "
                       "(it is not running, or this is another stack)");
     return hsafe__coro_switch_out(co, value);
@@ -4139,10 +4149,10 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
  * producer suspended in a relayed blocking call) is a misuse too. */
 static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
 {
-    uintptr_t v = 0;     /* &v: where this frame is (as in hsafe_coro_yield) */
+    uintptr_t v = 0;     /* where this frame is (as in hsafe_coro_yield) */
     if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
                         g->closing ||
-                        (uintptr_t)&v - (uintptr_t)g->co.stack_lo >= g->co.stack_size))
+                        HSAFE__FRAME_HERE(v) - (uintptr_t)g->co.stack_lo >= g->co.stack_size))
         hsafe__gen_yield_misuse(g);
     v = hsafe__coro_switch_out(&g->co, value);
     if (HSAFE__UNLIKELY(g->closing)) {

@@ -14,7 +14,8 @@
 #          the gcc build does not build the unit binaries only valgrind
 #          runs); the sanitizer instrumentation and the gdb view differ by
 #          compiler.
-# Then, when gdb-multiarch, qemu-user and gcc-aarch64-linux-gnu can be
+# Then, when gdb-multiarch, qemu-user, gcc-aarch64-linux-gnu and its libc
+# (libc6-dev-arm64-cross, only recommended by the compiler) can be
 # installed, the same gdb backtraces on the aarch64 asm backend: gdb_bt.c
 # built static at -O0 and -O2, run under qemu-aarch64's gdbstub
 # (run_gdb.sh with HSAFE_GDB_QEMU), one test per build and scenario; and
@@ -100,10 +101,10 @@ aarch64_gdb() {
         hsafe_check "aarch64 unwind ($lang) under qemu" timeout 120 qemu-aarch64 "$dir/unwind.$lang"
     done
 }
-if hsafe_need_pkgs gdb-multiarch qemu-user gcc-aarch64-linux-gnu; then
+if hsafe_need_pkgs gdb-multiarch qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; then
     aarch64_gdb
 else
-    hsafe_log "gdb-multiarch/qemu-user/gcc-aarch64-linux-gnu: not installed, the aarch64 backtrace tests are not run"
+    hsafe_log "gdb-multiarch/qemu-user/gcc-aarch64-linux-gnu/libc6-dev-arm64-cross: not installed, the aarch64 backtrace tests are not run"
 fi
 
 hsafe_phase_end_counted sanitizers

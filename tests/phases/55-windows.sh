@@ -10,7 +10,8 @@
 #      child process it runs its own .exe again (t_in_child, tests/testutil.h).
 #   3. examples/demo.c built alone against dist/hsafe.h (-static, -Wall
 #      -Wextra -Wpedantic -Werror, -O0 and -O2) and run under wine.
-#   0. Before anything needs wine, when x86_64-w64-mingw32-gcc is installed:
+#   0. Before anything needs wine, once x86_64-w64-mingw32-gcc is
+#      installed (or can be: on a fresh machine this installs it first):
 #      asking for a backend Windows does not have is an hsafe #error that
 #      names the alternatives, not a missing system header
 #      (-DHSAFE_BACKEND_UCONTEXT once failed with "ucontext.h: No such
@@ -37,13 +38,13 @@ check_refused() {
     rm -rf "$tmp"
 }
 
-if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+if hsafe_need_pkgs gcc-mingw-w64-x86-64 && command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
     check_refused "hsafe.h" "$HSAFE_ROOT" HSAFE_BACKEND_UCONTEXT
     if [ -f "$HSAFE_ROOT/dist/hsafe.h" ]; then
         check_refused "dist/hsafe.h" "$HSAFE_ROOT/dist" HSAFE_BACKEND_UCONTEXT
     fi
 else
-    hsafe_skip "backend refusal for mingw: x86_64-w64-mingw32-gcc is not installed"
+    hsafe_skip "backend refusal for mingw: x86_64-w64-mingw32-gcc is not installed (and cannot be)"
 fi
 
 if ! hsafe_need_pkgs cmake make python3 gcc-mingw-w64-x86-64 wine64 wine; then

@@ -179,7 +179,13 @@ static inline int hsafe_gen_next(hsafe_gen *g, uintptr_t in, uintptr_t *out)
 static inline int hsafe_gen_yield(hsafe_gen *g, uintptr_t value, uintptr_t *in)
 {
     uintptr_t v = 0;     /* where this frame is (as in hsafe_coro_yield) */
-    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC || g->state != HSAFE__GEN_RUNNING ||
+    /* g->state is read alone (a volatile access): next stored it just
+     * before the switch, and gcc would otherwise test it and the magic
+     * with one 8-byte load, which the CPU cannot take from that 4-byte
+     * store and so waits for the store to reach the cache (a fifth of a
+     * next: gen_next_ns). */
+    if (HSAFE__UNLIKELY(!g || g->magic != HSAFE__GEN_MAGIC ||
+                        *(volatile const int *)&g->state != HSAFE__GEN_RUNNING ||
                         g->closing ||
                         HSAFE__FRAME_HERE(v) - (uintptr_t)g->co.stack_lo >= g->co.stack_size))
         hsafe__gen_yield_misuse(g);

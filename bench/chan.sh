@@ -9,17 +9,19 @@
 # command works, bench/go/chan (standard library, GO111MODULE=off, cache
 # under OUTDIR). The two run alternately, ROUNDS times each (every run is
 # itself the median of 5 repetitions), so load from other processes hits
-# both alike; each metric is the median over the rounds. Prints the rounds
-# on stderr, a table with the ratios, and the BENCH lines.
+# both alike; each metric is the median over the rounds, each ratio the
+# median of the per-round ratios (a round's two runs ran back to back, as
+# the driver's ratios). Prints the rounds on stderr, a table with the
+# ratios, and the BENCH lines.
 # Environment: CC, CFLAGS (from run.sh), BENCH_RUN (the pinning prefix for
-# the single-CPU metric, e.g. "taskset -c 1"), BENCH_CHAN_ROUNDS (default 5).
+# the single-CPU metric, e.g. "taskset -c 1"), BENCH_CHAN_ROUNDS (default 11).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-out=$1
+out=$(cd "$1" && pwd)    # absolute: GOCACHE must be
 CC=${CC:-gcc}
 CFLAGS=${CFLAGS:--O2 -DNDEBUG -std=gnu11 -Wall -Wextra}
-rounds=${BENCH_CHAN_ROUNDS:-5}
+rounds=${BENCH_CHAN_ROUNDS:-11}
 pin=${BENCH_RUN:-}
 
 if ! $CC $CFLAGS -I"$root" "$here/chan.c" -o "$out/bench_chan" -lpthread 2>"$out/bench_chan.log"; then
@@ -62,16 +64,26 @@ awk '
         for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
         return a[int((m + 1) / 2)]
     }
+    # the median over rounds of a[r] / b[r] (each pair ran back to back)
+    function rmed(a, b, k,   m, r) {
+        m = n[a] < n[b] ? n[a] : n[b]; if (!m) return ""
+        n[k] = m
+        for (r = 1; r <= m; r++) v[k, r] = v[a, r] / v[b, r]
+        return med(k)
+    }
     END {
         pp = med("chan_pingpong_ns"); gpp = med("go_chan_pingpong_ns")
         xt = med("xthread_chan_msgs_per_s"); gxt = med("go_xthread_chan_msgs_per_s")
-        printf "\nchannels (median of %d alternating rounds)   hsafe          Go      ratio   target\n", n["chan_pingpong_ns"]
-        printf "  ping-pong, ns per round trip       %10s  %10s  %7s   <= 0.25\n", pp, gpp, gpp ? sprintf("%.3f", pp / gpp) : "n/a"
-        printf "  two threads, msgs/s                %10s  %10s  %7s   >= 1\n", xt, gxt, gxt ? sprintf("%.3f", xt / gxt) : "n/a"
+        rpp = rmed("chan_pingpong_ns", "go_chan_pingpong_ns", "r.pp")
+        rxt = rmed("xthread_chan_msgs_per_s", "go_xthread_chan_msgs_per_s", "r.xt")
+        printf "\nchannels (%d alternating rounds)             hsafe          Go      ratio   target\n", n["chan_pingpong_ns"]
+        printf "  ping-pong, ns per round trip       %10s  %10s  %7s   <= 0.25\n", pp, gpp, rpp != "" ? sprintf("%.3f", rpp) : "n/a"
+        printf "  two threads, msgs/s                %10s  %10s  %7s   >= 1\n", xt, gxt, rxt != "" ? sprintf("%.3f", rxt) : "n/a"
+        print "  (values: medians over the rounds; ratios: median of the per-round ratios)"
         print "BENCH chan_pingpong_ns " pp
         if (gpp) print "BENCH go_chan_pingpong_ns " gpp
         print "BENCH xthread_chan_msgs_per_s " xt
         if (gxt) print "BENCH go_xthread_chan_msgs_per_s " gxt
-        if (gpp) printf "BENCH ratio.chan_pingpong_vs_go %.4f\n", pp / gpp
-        if (gxt) printf "BENCH ratio.xthread_chan_vs_go %.4f\n", xt / gxt
+        if (rpp != "") printf "BENCH ratio.chan_pingpong_vs_go %.4f\n", rpp
+        if (rxt != "") printf "BENCH ratio.xthread_chan_vs_go %.4f\n", rxt
     }' "$vals"

@@ -218,7 +218,7 @@ static void hsafe__task_switch_out(hsafe_task *t)
     hsafe_task *n;
 #endif
     if (hsafe__gen_relay(t)) return;   /* a generator's producer: core/gen.h */
-    hsafe__check_scopes(t);
+    if (t->scopes) hsafe__check_scopes(t);    /* (no open scope: nothing to check) */
 #if defined(HSAFE__HAS_HANDOFF)
     /* The scheduler would resume the next task of this pass; with none
      * left, it would start the next pass, doing nothing first when no

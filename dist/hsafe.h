@@ -1477,7 +1477,7 @@ HSAFE__END_C
  * pointer (__builtin_frame_address would make it keep one and reload spilled
  * values through it after every switch); but ASan with
  * detect_stack_use_after_return moves address-taken locals to its heap
- * "fake stack", so there the frame address it is. */
+ * "fake stack", so under ASan it is the frame address. */
 #if defined(HSAFE__ASAN)
 #  define HSAFE__FRAME_HERE(var) ((uintptr_t)__builtin_frame_address(0))
 #else
